@@ -89,7 +89,10 @@ impl Delivery {
 
     /// The bytes the peer receives in total, whatever the cuts.
     pub fn payload(&self) -> Vec<u8> {
-        self.pieces.iter().flat_map(|p| p.bytes.iter().copied()).collect()
+        self.pieces
+            .iter()
+            .flat_map(|p| p.bytes.iter().copied())
+            .collect()
     }
 }
 

@@ -60,7 +60,10 @@ impl fmt::Display for FrameError {
             }
             FrameError::NotJson { reason } => write!(f, "line is not JSON: {reason}"),
             FrameError::TrailingBytes { value_end } => {
-                write!(f, "bytes after the JSON value (value ends at byte {value_end})")
+                write!(
+                    f,
+                    "bytes after the JSON value (value ends at byte {value_end})"
+                )
             }
             FrameError::MultiLine { lines } => {
                 write!(f, "one JSON value spread over {lines} lines")
@@ -69,7 +72,10 @@ impl fmt::Display for FrameError {
                 write!(f, "line of {len} bytes exceeds the {limit}-byte limit")
             }
             FrameError::PartialAtEof { len } => {
-                write!(f, "stream ended inside a line ({len} bytes without newline)")
+                write!(
+                    f,
+                    "stream ended inside a line ({len} bytes without newline)"
+                )
             }
         }
     }
@@ -126,7 +132,9 @@ impl NdjsonDecoder {
                 *seen += chunk.len();
             } else if self.line.len() + chunk.len() > self.max_line {
                 // Keep a prefix as evidence, drop the rest until the newline.
-                let keep = EVIDENCE_BYTES.saturating_sub(self.line.len()).min(chunk.len());
+                let keep = EVIDENCE_BYTES
+                    .saturating_sub(self.line.len())
+                    .min(chunk.len());
                 self.line.extend_from_slice(&chunk[..keep]);
                 self.discarding = Some(self.line.len() + chunk.len() - keep);
             } else {
@@ -369,9 +377,6 @@ mod tests {
     #[test]
     fn unfinished_multi_line_value_at_eof_is_not_json() {
         let frames = decode(b"{\n\"a\":\n");
-        assert!(matches!(
-            errors(&frames)[..],
-            [FrameError::NotJson { .. }]
-        ));
+        assert!(matches!(errors(&frames)[..], [FrameError::NotJson { .. }]));
     }
 }

@@ -121,9 +121,14 @@ impl fmt::Display for ExitInfo {
 /// One item read from stdout.
 #[derive(Debug, Clone)]
 pub enum StdoutEvent {
-    Frame { frame: Frame, at: Instant },
+    Frame {
+        frame: Frame,
+        at: Instant,
+    },
     /// stdout was closed by the server (it may still be running).
-    Eof { at: Instant },
+    Eof {
+        at: Instant,
+    },
 }
 
 /// Result of waiting for stdout.
@@ -234,11 +239,17 @@ impl ProcessControl {
 
     /// Stderr kept so far (bounded), with a marker where bytes were omitted.
     pub fn stderr(&self) -> Vec<u8> {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).contents()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contents()
     }
 
     pub fn stderr_total(&self) -> u64 {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).total()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .total()
     }
 
     /// The graceful shutdown a client performs: the caller has closed stdin; wait,
@@ -397,7 +408,7 @@ impl ServerProcess {
         live_groups().insert(pid as i32);
         let guard = Arc::new(GroupGuard { pgid: pid as i32 });
         let transcript = Transcript::new(options.transcript_limit);
-        transcript.note(&format!("spawned pid {pid}: {}", spec.display()));
+        transcript.note(&format!("spawned {}", spec.display()));
 
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
@@ -590,8 +601,8 @@ mod tests {
             stderr_limit: 100,
             ..ProcessOptions::default()
         };
-        let proc = ServerProcess::spawn(&sh("head -c 5000 /dev/zero | tr '\\0' e >&2"), &options)
-            .unwrap();
+        let proc =
+            ServerProcess::spawn(&sh("head -c 5000 /dev/zero | tr '\\0' e >&2"), &options).unwrap();
         let control = proc.control.clone();
         assert!(control.wait_stderr_closed(Duration::from_secs(10)).await);
         assert_eq!(control.stderr_total(), 5000);

@@ -102,7 +102,8 @@ impl Transcript {
     }
 
     /// The last `n` entries rendered one per line, bytes shown with escapes for
-    /// anything that is not printable, each prefixed with time and direction.
+    /// anything that is not printable, each prefixed with its direction. Times are left
+    /// out so that reports built from it are deterministic; see [`entries`](Self::entries).
     pub fn tail(&self, n: usize) -> Vec<String> {
         let inner = lock(&self.inner);
         let skip = inner.entries.len().saturating_sub(n);
@@ -110,14 +111,7 @@ impl Transcript {
             .entries
             .iter()
             .skip(skip)
-            .map(|e| {
-                format!(
-                    "{:>8.3}s {} {}",
-                    e.at.as_secs_f64(),
-                    e.direction.arrow(),
-                    escape_bytes(&e.bytes, 400)
-                )
-            })
+            .map(|e| format!("{} {}", e.direction.arrow(), escape_bytes(&e.bytes, 400)))
             .collect()
     }
 }
@@ -195,7 +189,9 @@ impl BoundedCapture {
         let mut out = self.head.clone();
         let kept = (self.head.len() + self.tail.len()) as u64;
         if self.total > kept {
-            out.extend_from_slice(format!("\n…[{} bytes omitted]…\n", self.total - kept).as_bytes());
+            out.extend_from_slice(
+                format!("\n…[{} bytes omitted]…\n", self.total - kept).as_bytes(),
+            );
         }
         out.extend(self.tail.iter().copied());
         out

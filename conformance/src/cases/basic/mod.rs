@@ -1,0 +1,6 @@
+//! Spec pages under `basic/`.
+
+pub mod index;
+pub mod lifecycle;
+pub mod transports;
+pub mod utilities;

@@ -1,0 +1,3 @@
+//! Spec pages under `basic/transports/`.
+
+pub mod stdio;

@@ -1,0 +1,3 @@
+//! Spec pages under `basic/utilities/`.
+
+pub mod ping;

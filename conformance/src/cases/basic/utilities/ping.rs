@@ -1,0 +1,5 @@
+//! Spec page `basic/utilities/ping`. Catalogue area PING.
+
+use crate::case::Case;
+
+pub const CASES: &[Case] = &[];

@@ -1,0 +1,6 @@
+//! Spec pages under `server/`.
+
+pub mod prompts;
+pub mod resources;
+pub mod tools;
+pub mod utilities;

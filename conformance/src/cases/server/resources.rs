@@ -1,0 +1,5 @@
+//! Spec page `server/resources`. Catalogue area RES.
+
+use crate::case::Case;
+
+pub const CASES: &[Case] = &[];

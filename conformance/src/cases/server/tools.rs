@@ -1,0 +1,5 @@
+//! Spec page `server/tools`. Catalogue area TOOLS.
+
+use crate::case::Case;
+
+pub const CASES: &[Case] = &[];

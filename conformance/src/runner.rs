@@ -1,0 +1,318 @@
+//! Runs a selection of cases against one server and builds the report.
+//!
+//! One probe handshake opens the run's shared session and tells what the server
+//! declares. Shared cases then run concurrently on it; cases that could poison a
+//! session get processes of their own; passive cases judge all traffic last. Every case
+//! has an overall deadline on top of the deadlines of its own waits.
+
+use crate::case::{Capability, Case, Ctx, Isolation, RunConfig, RunEnv, ServerProfile, Verdict};
+use crate::report::{CaseRecord, Report, Subject, Summary, Timings, Tool};
+use crate::session::Session;
+use crate::spec::{Revision, Transport};
+use crate::traffic::TrafficLog;
+use mcpspec_harness::SpawnError;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Semaphore;
+
+/// Lines of transcript attached to each failure.
+const TRANSCRIPT_LINES: usize = 24;
+
+/// Bound on recorded server messages per run (the passive checks read them).
+const TRAFFIC_LIMIT: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Spawn(#[from] SpawnError),
+    #[error("the server never answered initialize within {timeout:?}: {detail}{}", stderr_hint(.stderr))]
+    NoInitialize {
+        timeout: Duration,
+        detail: String,
+        stderr: String,
+    },
+    #[error("the server rejected initialize for {version}: {response}")]
+    InitializeRejected { version: String, response: String },
+    #[error("revision {0} is not supported by `check` yet; use one of 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25")]
+    UnsupportedRevision(Revision),
+}
+
+fn stderr_hint(stderr: &str) -> String {
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+    match last {
+        Some(line) => format!(
+            " (last stderr line: {})",
+            crate::util::clip(line.trim(), 200)
+        ),
+        None => String::new(),
+    }
+}
+
+/// Which cases to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Case id prefixes or requirement ids to include (all when empty).
+    pub only: Vec<String>,
+    /// Case id prefixes or requirement ids to leave out.
+    pub skip: Vec<String>,
+}
+
+impl Selection {
+    fn matches(filter: &str, case: &Case) -> bool {
+        case.id.starts_with(filter) || case.requirements.iter().any(|r| r == &filter)
+    }
+
+    pub fn includes(&self, case: &Case) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|f| Self::matches(f, case)))
+            && !self.skip.iter().any(|f| Self::matches(f, case))
+    }
+}
+
+/// Progress notifications for the CLI.
+pub trait Progress: Send + Sync {
+    fn started(&self, _total: usize) {}
+    fn finished(&self, _record: &CaseRecord) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Cases of `catalogue` that apply to `revision` and `transport` and pass the selection.
+pub fn select<'c>(
+    catalogue: &'c [Case],
+    revision: Revision,
+    transport: Transport,
+    selection: &Selection,
+) -> Vec<&'c Case> {
+    catalogue
+        .iter()
+        .filter(|c| c.revisions.contains(revision))
+        .filter(|c| c.transports.contains(&transport))
+        .filter(|c| selection.includes(c))
+        .collect()
+}
+
+pub async fn run(
+    config: RunConfig,
+    catalogue: &[Case],
+    selection: &Selection,
+    progress: &dyn Progress,
+) -> Result<Report, RunError> {
+    if !config.revision.is_session_era() {
+        return Err(RunError::UnsupportedRevision(config.revision));
+    }
+    let started = Instant::now();
+    let started_at_unix = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let traffic = TrafficLog::new(TRAFFIC_LIMIT);
+
+    // The probe handshake: its session becomes the run's shared session.
+    let shared = Session::spawn(&config.target, &config.process, traffic.clone())?;
+    let handshake = match shared
+        .handshake(config.revision.as_str(), json!({}), config.init_timeout)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            shared.control().kill();
+            shared
+                .control()
+                .wait_stderr_closed(Duration::from_secs(2))
+                .await;
+            return Err(RunError::NoInitialize {
+                timeout: config.init_timeout,
+                detail: e.to_string(),
+                stderr: String::from_utf8_lossy(&shared.control().stderr()).into_owned(),
+            });
+        }
+    };
+    if handshake.result().is_none() {
+        shared.control().kill();
+        return Err(RunError::InitializeRejected {
+            version: config.revision.to_string(),
+            response: handshake.response.summary(),
+        });
+    }
+    // Cases follow what the server agreed to; LIFE cases judge the agreement itself.
+    let negotiated = handshake
+        .protocol_version()
+        .and_then(Revision::parse)
+        .filter(|r| r.is_session_era())
+        .unwrap_or(config.revision);
+    let profile = ServerProfile {
+        handshake: handshake.clone(),
+        revision: negotiated,
+    };
+    let subject = Subject {
+        transport: Transport::Stdio.as_str(),
+        command: config.target.display(),
+        requested_revision: config.revision.to_string(),
+        negotiated_revision: handshake.protocol_version().unwrap_or("(none)").to_string(),
+        server_name: handshake
+            .result()
+            .and_then(|r| r.pointer("/serverInfo/name"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        server_version: handshake
+            .result()
+            .and_then(|r| r.pointer("/serverInfo/version"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    };
+
+    let cases = select(catalogue, negotiated, Transport::Stdio, selection);
+    progress.started(cases.len());
+    let env = Arc::new(RunEnv {
+        config,
+        profile,
+        traffic,
+    });
+
+    let (passive, active): (Vec<&Case>, Vec<&Case>) = cases
+        .into_iter()
+        .partition(|c| c.isolation == Isolation::Passive);
+    let mut records = Vec::new();
+    let mut timings = BTreeMap::new();
+
+    let jobs = env.config.jobs.max(1);
+    let limit = Arc::new(Semaphore::new(jobs));
+    let mut set = tokio::task::JoinSet::new();
+    for case in active {
+        let case = *case;
+        if let Some(verdict) = not_applicable(&case, &env.profile) {
+            let record = CaseRecord::new(&case, verdict, Vec::new());
+            progress.finished(&record);
+            records.push(record);
+            continue;
+        }
+        let env = env.clone();
+        let shared = shared.clone();
+        let limit = limit.clone();
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let t0 = Instant::now();
+            let record = run_case(case, env, shared).await;
+            (record, t0.elapsed())
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((record, elapsed)) => {
+                progress.finished(&record);
+                timings.insert(record.id.clone(), elapsed.as_millis() as u64);
+                records.push(record);
+            }
+            Err(e) => {
+                // A panicking case is our bug; it must not hide the others' results.
+                eprintln!("mcpspec: internal error in a case: {e}");
+            }
+        }
+    }
+
+    // Passive checks judge the traffic of everything above, including the shared
+    // session's orderly shutdown.
+    shared.close_stdin().await;
+    let _ = shared.control().wait_exit(env.config.shutdown_grace).await;
+    for case in passive {
+        let t0 = Instant::now();
+        let record = match not_applicable(case, &env.profile) {
+            Some(v) => CaseRecord::new(case, v, Vec::new()),
+            None => run_case(*case, env.clone(), shared.clone()).await,
+        };
+        progress.finished(&record);
+        timings.insert(record.id.clone(), t0.elapsed().as_millis() as u64);
+        records.push(record);
+    }
+    shared.control().kill();
+
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    let summary = Summary::of(&records);
+    Ok(Report {
+        schema_version: 1,
+        tool: Tool::this(),
+        subject,
+        results: records,
+        summary,
+        timings: Timings {
+            started_at_unix,
+            duration_ms: started.elapsed().as_millis() as u64,
+            cases_ms: timings,
+        },
+    })
+}
+
+fn not_applicable(case: &Case, profile: &ServerProfile) -> Option<Verdict> {
+    let missing: Vec<&str> = case
+        .needs
+        .iter()
+        .filter(|c| !profile.declares(**c))
+        .map(|c: &Capability| c.name())
+        .collect();
+    if missing.is_empty() {
+        None
+    } else {
+        Some(Verdict::not_applicable(format!(
+            "the server does not declare the {} capability",
+            missing.join(", ")
+        )))
+    }
+}
+
+async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> CaseRecord {
+    let session = match case.isolation {
+        Isolation::Shared | Isolation::Passive => Ok(shared),
+        Isolation::Raw => {
+            Session::spawn(&env.config.target, &env.config.process, env.traffic.clone())
+                .map_err(|e| Verdict::harness_error(format!("could not start the server: {e}")))
+        }
+        Isolation::Fresh => fresh_session(&env).await,
+    };
+    let session = match session {
+        Ok(s) => s,
+        Err(verdict) => return CaseRecord::new(&case, verdict, Vec::new()),
+    };
+    let owned = case.isolation != Isolation::Shared && case.isolation != Isolation::Passive;
+    let mut ctx = Ctx::new(env.clone(), session.clone());
+    let verdict = match tokio::time::timeout(env.config.case_timeout, (case.run)(&mut ctx)).await {
+        Ok(Ok(v)) | Ok(Err(v)) => v,
+        Err(_) => Verdict::harness_error(format!(
+            "the case did not finish within {:?} (every wait has its own deadline, so this is an mcpspec bug)",
+            env.config.case_timeout
+        )),
+    };
+    let transcript = if verdict.is_pass() {
+        Vec::new()
+    } else {
+        ctx.transcript_tail(TRANSCRIPT_LINES)
+    };
+    if owned {
+        session.control().kill();
+    }
+    CaseRecord::new(&case, verdict, transcript)
+}
+
+async fn fresh_session(env: &RunEnv) -> Result<Session, Verdict> {
+    let session = Session::spawn(&env.config.target, &env.config.process, env.traffic.clone())
+        .map_err(|e| Verdict::harness_error(format!("could not start the server: {e}")))?;
+    let handshake = session
+        .handshake(
+            env.config.revision.as_str(),
+            json!({}),
+            env.config.init_timeout,
+        )
+        .await
+        .map_err(|e| {
+            Verdict::harness_error(format!("a fresh server did not complete initialize: {e}"))
+        })?;
+    if handshake.result().is_none() {
+        return Err(Verdict::harness_error(format!(
+            "a fresh server refused initialize: {}",
+            handshake.response.summary()
+        )));
+    }
+    Ok(session)
+}

@@ -1,0 +1,70 @@
+//! Running `check` in-process against the fixture server, with or without a fault.
+
+use mcpspec::case::RunConfig;
+use mcpspec::cases::catalogue;
+use mcpspec::report::{Outcome, Report};
+use mcpspec::runner::{self, NoProgress, Selection};
+use mcpspec::spec::Revision;
+use mcpspec_harness::CommandSpec;
+use std::time::Duration;
+
+/// The fixture binary Cargo built for this test run.
+pub fn fixture_command(fault: Option<&str>) -> CommandSpec {
+    let mut argv = vec![env!("CARGO_BIN_EXE_mcpspec-fixture").to_string()];
+    if let Some(f) = fault {
+        argv.push("--fault".into());
+        argv.push(f.into());
+    }
+    CommandSpec::from_argv(&argv).expect("non-empty argv")
+}
+
+/// Run the selected cases against the fixture at `revision`.
+pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
+    let mut config = RunConfig::new(fixture_command(fault), revision);
+    // Short enough that faults which swallow answers do not stall the suite, long
+    // enough for a loaded 2-core CI machine.
+    config.request_timeout = Duration::from_secs(5);
+    config.init_timeout = Duration::from_secs(20);
+    config.jobs = 4;
+    let selection = Selection {
+        only: only.iter().map(|s| s.to_string()).collect(),
+        skip: Vec::new(),
+    };
+    runner::run(config, &catalogue(), &selection, &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+}
+
+/// One fixture fault and what it must do to the report.
+pub struct FaultExpectation {
+    pub fault: &'static str,
+    /// Revision to negotiate (most faults show at the latest).
+    pub revision: Revision,
+    /// Case id prefixes or requirement ids to run (keeps each run short).
+    pub only: &'static [&'static str],
+    /// Case ids and the outcome each must have under this fault.
+    pub outcomes: &'static [(&'static str, Outcome)],
+}
+
+/// Check every expectation; collects all mismatches before failing so one run shows
+/// every broken case.
+pub async fn assert_faults(expectations: &[FaultExpectation]) {
+    let mut problems = Vec::new();
+    for e in expectations {
+        let report = check_fixture(Some(e.fault), e.only, e.revision).await;
+        for (id, wanted) in e.outcomes {
+            match report.results.iter().find(|r| r.id == *id) {
+                None => problems.push(format!("fault {}: case {id} did not run", e.fault)),
+                Some(r) if r.outcome != *wanted => problems.push(format!(
+                    "fault {}: case {id} was {} (wanted {}): {}",
+                    e.fault,
+                    r.outcome.as_str(),
+                    wanted.as_str(),
+                    r.message
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
