@@ -9,6 +9,7 @@ pub mod cli;
 pub mod fixture;
 pub mod report;
 pub mod runner;
+pub mod schema;
 pub mod session;
 pub mod spec;
 pub mod traffic;

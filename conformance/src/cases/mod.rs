@@ -12,6 +12,7 @@ pub fn catalogue() -> Vec<Case> {
     [
         basic::index::CASES,
         basic::lifecycle::CASES,
+        basic::schema::CASES,
         basic::transports::stdio::CASES,
         basic::utilities::ping::CASES,
         server::tools::CASES,

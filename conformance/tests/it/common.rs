@@ -26,6 +26,7 @@ pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revisio
     config.request_timeout = Duration::from_secs(5);
     config.init_timeout = Duration::from_secs(20);
     config.jobs = 4;
+    config.schema_dir = schema_dir();
     let selection = Selection {
         only: only.iter().map(|s| s.to_string()).collect(),
         skip: Vec::new(),
@@ -33,6 +34,11 @@ pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revisio
     runner::run(config, &catalogue(), &selection, &NoProgress)
         .await
         .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+}
+
+/// The official schemas, when the environment points at them (.ci/run does).
+pub fn schema_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("MCPSPEC_SCHEMA_DIR").map(Into::into)
 }
 
 /// One fixture fault and what it must do to the report.

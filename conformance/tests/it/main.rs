@@ -1,4 +1,5 @@
 //! Integration tests of the mcpspec crate (one test binary, one module per subject).
 
+mod clean;
 mod common;
 mod faults;

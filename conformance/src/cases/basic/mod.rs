@@ -2,5 +2,6 @@
 
 pub mod index;
 pub mod lifecycle;
+pub mod schema;
 pub mod transports;
 pub mod utilities;

@@ -9,5 +9,6 @@ mod pagination;
 mod ping;
 mod prompts;
 mod resources;
+mod schema;
 mod stdio;
 mod tools;

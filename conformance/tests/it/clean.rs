@@ -1,0 +1,52 @@
+//! The clean fixture passes every case at every session-era revision, and its JSON
+//! report is stable (snapshot).
+
+use crate::common::{check_fixture, schema_dir};
+use mcpspec::report::Outcome;
+use mcpspec::spec::Revision;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_fixture_passes_every_case_at_every_revision() {
+    let mut problems = Vec::new();
+    for revision in Revision::SESSION_ERA {
+        let report = check_fixture(None, &[], revision).await;
+        for r in &report.results {
+            let acceptable = match r.outcome {
+                Outcome::Pass | Outcome::NotApplicable | Outcome::Info => true,
+                // Only the schema oracle may be untestable, and only without schemas.
+                Outcome::Untestable => {
+                    r.id == "basic/messages-match-schema" && schema_dir().is_none()
+                }
+                Outcome::Fail | Outcome::Warn | Outcome::HarnessError => false,
+            };
+            if !acceptable {
+                problems.push(format!(
+                    "{revision} {}: {} — {}",
+                    r.id,
+                    r.outcome.as_str(),
+                    r.message
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_fixture_report_snapshot() {
+    let report = check_fixture(None, &[], Revision::V2025_11_25).await;
+    let mut json = serde_json::to_value(&report).expect("report serialises");
+    // Timings and versions live outside the case records precisely so they can be
+    // redacted here; the schema case depends on whether schemas are available.
+    json["timings"] = serde_json::json!("[timings]");
+    json["tool"]["version"] = serde_json::json!("[version]");
+    json["subject"]["server_version"] = serde_json::json!("[version]");
+    json["subject"]["command"] = serde_json::json!("[fixture]");
+    if let Some(results) = json["results"].as_array_mut() {
+        results.retain(|r| r["id"] != "basic/messages-match-schema");
+    }
+    if let Some(summary) = json.get_mut("summary") {
+        *summary = serde_json::json!("[summary: see results]");
+    }
+    insta::assert_json_snapshot!("clean_fixture_2025_11_25", json);
+}
