@@ -4,6 +4,7 @@
 //! what comes back with strict bounded parsers, and keeps a transcript of both.
 
 pub mod delivery;
+pub mod fuzzing;
 pub mod ndjson;
 pub mod process;
 pub mod transcript;

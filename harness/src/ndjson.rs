@@ -130,13 +130,13 @@ impl NdjsonDecoder {
             bytes = rest;
             if let Some(seen) = self.discarding.as_mut() {
                 *seen += chunk.len();
+                keep_evidence(&mut self.line, chunk);
             } else if self.line.len() + chunk.len() > self.max_line {
-                // Keep a prefix as evidence, drop the rest until the newline.
-                let keep = EVIDENCE_BYTES
-                    .saturating_sub(self.line.len())
-                    .min(chunk.len());
-                self.line.extend_from_slice(&chunk[..keep]);
-                self.discarding = Some(self.line.len() + chunk.len() - keep);
+                // Over the bound: keep only a prefix as evidence (the same prefix
+                // however the bytes were chunked) and drop the rest up to the newline.
+                self.discarding = Some(self.line.len() + chunk.len());
+                self.line.truncate(EVIDENCE_BYTES);
+                keep_evidence(&mut self.line, chunk);
             } else {
                 self.line.extend_from_slice(chunk);
             }
@@ -250,6 +250,11 @@ fn not_json_frame(bytes: &[u8]) -> Frame {
         error: FrameError::NotJson { reason },
         raw: evidence(bytes),
     }
+}
+
+fn keep_evidence(kept: &mut Vec<u8>, more: &[u8]) {
+    let room = EVIDENCE_BYTES.saturating_sub(kept.len());
+    kept.extend_from_slice(&more[..room.min(more.len())]);
 }
 
 fn evidence(bytes: &[u8]) -> Vec<u8> {
