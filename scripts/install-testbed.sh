@@ -100,7 +100,7 @@ fi
 # --- 2. Python SDK server ---------------------------------------------------
 VENV="$TB/venv"
 VENV_PY="$VENV/bin/python"
-py_key="$(stamp_key "mcp==$PY_MCP_VERSION" "$(python3 --version 2>&1)" "$(command -v python3)")"
+py_key="$(stamp_key "mcp==$PY_MCP_VERSION" "$(cat "$ROOT/testbed/python/constraints.txt" 2>/dev/null)" "$(python3 --version 2>&1)" "$(command -v python3)")"
 if up_to_date "$VENV/.mcpspec-stamp" "$py_key" "$VENV_PY"; then
   log "python sdk: up to date"
 else
@@ -108,7 +108,7 @@ else
   log "python sdk: venv + pip install mcp==$PY_MCP_VERSION"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV_PY" -m pip install --quiet --disable-pip-version-check "mcp==$PY_MCP_VERSION" >&2
+  "$VENV_PY" -m pip install --quiet --disable-pip-version-check -c "$ROOT/testbed/python/constraints.txt" "mcp==$PY_MCP_VERSION" >&2
   installed="$("$VENV_PY" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
   [ "$installed" = "$PY_MCP_VERSION" ] || die "mcp $installed installed, expected $PY_MCP_VERSION"
   "$VENV_PY" -c 'from mcp.server.mcpserver import MCPServer' || die "mcp.server.mcpserver.MCPServer not importable"
