@@ -3,3 +3,4 @@
 mod clean;
 mod common;
 mod faults;
+mod testbed;
