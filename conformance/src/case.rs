@@ -328,9 +328,11 @@ impl Ctx {
         Ok(session)
     }
 
-    /// Transcript lines of every process this case used, newest last.
-    pub fn transcript_tail(&self, lines: usize) -> Vec<String> {
+    /// Transcript lines of every process this case used, each with its time since
+    /// that process started (none for separators).
+    pub fn transcript_tail(&self, lines: usize) -> Vec<(Option<Duration>, String)> {
         let mut out = Vec::new();
+        let several = !self.spawned.is_empty();
         for (i, s) in std::iter::once(&self.session)
             .chain(&self.spawned)
             .enumerate()
@@ -339,12 +341,10 @@ impl Ctx {
             if tail.is_empty() {
                 continue;
             }
-            if self.spawned.is_empty() {
-                out.extend(tail);
-            } else {
-                out.push(format!("-- process {} --", i + 1));
-                out.extend(tail);
+            if several {
+                out.push((None, format!("-- process {} --", i + 1)));
             }
+            out.extend(tail.into_iter().map(|(at, line)| (Some(at), line)));
         }
         out
     }

@@ -177,6 +177,7 @@ pub async fn run(
         .partition(|c| c.isolation == Isolation::Passive);
     let mut records = Vec::new();
     let mut timings = BTreeMap::new();
+    let mut transcript_ms = BTreeMap::new();
 
     let jobs = env.config.jobs.max(1);
     let limit = Arc::new(Semaphore::new(jobs));
@@ -184,7 +185,7 @@ pub async fn run(
     for case in active {
         let case = *case;
         if let Some(verdict) = not_applicable(&case, &env.profile) {
-            let record = CaseRecord::new(&case, verdict, Vec::new());
+            let (record, _) = CaseRecord::new(&case, verdict, Vec::new());
             progress.finished(&record);
             records.push(record);
             continue;
@@ -201,8 +202,11 @@ pub async fn run(
     }
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((record, elapsed)) => {
+            Ok(((record, times), elapsed)) => {
                 progress.finished(&record);
+                if !times.is_empty() {
+                    transcript_ms.insert(record.id.clone(), times);
+                }
                 timings.insert(record.id.clone(), elapsed.as_millis() as u64);
                 records.push(record);
             }
@@ -219,11 +223,14 @@ pub async fn run(
     let _ = shared.control().wait_exit(env.config.shutdown_grace).await;
     for case in passive {
         let t0 = Instant::now();
-        let record = match not_applicable(case, &env.profile) {
+        let (record, times) = match not_applicable(case, &env.profile) {
             Some(v) => CaseRecord::new(case, v, Vec::new()),
             None => run_case(*case, env.clone(), shared.clone()).await,
         };
         progress.finished(&record);
+        if !times.is_empty() {
+            transcript_ms.insert(record.id.clone(), times);
+        }
         timings.insert(record.id.clone(), t0.elapsed().as_millis() as u64);
         records.push(record);
     }
@@ -241,6 +248,7 @@ pub async fn run(
             started_at_unix,
             duration_ms: started.elapsed().as_millis() as u64,
             cases_ms: timings,
+            transcript_ms,
         },
     })
 }
@@ -262,7 +270,7 @@ fn not_applicable(case: &Case, profile: &ServerProfile) -> Option<Verdict> {
     }
 }
 
-async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> CaseRecord {
+async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> (CaseRecord, Vec<Option<u64>>) {
     let session = match case.isolation {
         Isolation::Shared | Isolation::Passive => Ok(shared),
         Isolation::Raw => {

@@ -407,7 +407,7 @@ impl Session {
         lock(&self.shared.methods).get(&id_key(id)).cloned()
     }
 
-    pub fn transcript_tail(&self, n: usize) -> Vec<String> {
+    pub fn transcript_tail(&self, n: usize) -> Vec<(Duration, String)> {
         self.shared.control.transcript().tail(n)
     }
 }

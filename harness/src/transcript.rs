@@ -101,17 +101,23 @@ impl Transcript {
         lock(&self.inner).dropped_entries
     }
 
-    /// The last `n` entries rendered one per line, bytes shown with escapes for
-    /// anything that is not printable, each prefixed with its direction. Times are left
-    /// out so that reports built from it are deterministic; see [`entries`](Self::entries).
-    pub fn tail(&self, n: usize) -> Vec<String> {
+    /// The last `n` entries rendered one per line (bytes shown with escapes for
+    /// anything not printable, prefixed with the direction), each with its time since
+    /// the process started. Times are returned apart so reports can keep their case
+    /// records deterministic.
+    pub fn tail(&self, n: usize) -> Vec<(Duration, String)> {
         let inner = lock(&self.inner);
         let skip = inner.entries.len().saturating_sub(n);
         inner
             .entries
             .iter()
             .skip(skip)
-            .map(|e| format!("{} {}", e.direction.arrow(), escape_bytes(&e.bytes, 400)))
+            .map(|e| {
+                (
+                    e.at,
+                    format!("{} {}", e.direction.arrow(), escape_bytes(&e.bytes, 400)),
+                )
+            })
             .collect()
     }
 }

@@ -94,8 +94,14 @@ pub fn render(report: &Report, color: bool) -> String {
             }
             if !r.transcript.is_empty() {
                 out.push_str("  transcript (>> sent, << received, !! stderr, -- event):\n");
-                for line in &r.transcript {
-                    out.push_str(&format!("    {line}\n"));
+                let times = report.timings.transcript_ms.get(&r.id);
+                for (i, line) in r.transcript.iter().enumerate() {
+                    match times.and_then(|t| t.get(i).copied().flatten()) {
+                        Some(ms) => {
+                            out.push_str(&format!("    {:>8.3}s {line}\n", ms as f64 / 1000.0))
+                        }
+                        None => out.push_str(&format!("              {line}\n")),
+                    }
                 }
             }
         }

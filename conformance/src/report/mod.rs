@@ -82,14 +82,27 @@ pub struct CaseRecord {
     pub transcript: Vec<String>,
 }
 
+/// Transcript lines with the time of each (milliseconds since its process started).
+pub type TimedLines = Vec<(Option<std::time::Duration>, String)>;
+
 impl CaseRecord {
-    pub fn new(case: &Case, verdict: Verdict, transcript: Vec<String>) -> Self {
+    /// The record, plus the times of its transcript lines (kept out of the record so
+    /// that it stays deterministic).
+    pub fn new(case: &Case, verdict: Verdict, transcript: TimedLines) -> (Self, Vec<Option<u64>>) {
         let outcome = Outcome::from_verdict(case.level, &verdict);
         let keep_transcript = matches!(
             outcome,
             Outcome::Fail | Outcome::Warn | Outcome::HarnessError
         );
-        CaseRecord {
+        let (times, transcript): (Vec<Option<u64>>, Vec<String>) = if keep_transcript {
+            transcript
+                .into_iter()
+                .map(|(at, line)| (at.map(|d| d.as_millis() as u64), line))
+                .unzip()
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let record = CaseRecord {
             id: case.id.to_string(),
             title: case.title.to_string(),
             requirements: case.requirements.iter().map(|r| r.to_string()).collect(),
@@ -98,12 +111,9 @@ impl CaseRecord {
             message: verdict.message,
             expected: verdict.expected,
             actual: verdict.actual,
-            transcript: if keep_transcript {
-                transcript
-            } else {
-                Vec::new()
-            },
-        }
+            transcript,
+        };
+        (record, times)
     }
 }
 
@@ -183,6 +193,10 @@ pub struct Timings {
     pub duration_ms: u64,
     /// Wall time per case id.
     pub cases_ms: BTreeMap<String, u64>,
+    /// Per case id: the time of each transcript line in its record (ms since that
+    /// server process started; null for separators).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub transcript_ms: BTreeMap<String, Vec<Option<u64>>>,
 }
 
 /// The whole report. JSON schema version 1 (see README "JSON report").
