@@ -1,12 +1,67 @@
-use crate::common::{assert_faults, FaultExpectation};
-#[allow(unused_imports)]
+use crate::common::{assert_faults, check_fixture, FaultExpectation};
 use mcpspec::report::Outcome;
-#[allow(unused_imports)]
 use mcpspec::spec::Revision;
 
-const EXPECTATIONS: &[FaultExpectation] = &[];
+const ONLY: &[&str] = &["server/utilities/logging/"];
+
+const EXPECTATIONS: &[FaultExpectation] = &[
+    FaultExpectation {
+        fault: "setlevel-rejects-some",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/utilities/logging/set-level-all", Outcome::Fail)],
+    },
+    FaultExpectation {
+        fault: "invalid-level-ok",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/utilities/logging/invalid-level", Outcome::Warn)],
+    },
+    FaultExpectation {
+        fault: "log-ignores-level",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/utilities/logging/respects-level", Outcome::Warn)],
+    },
+    FaultExpectation {
+        fault: "log-bad-shape",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[
+            ("server/utilities/logging/message-shape", Outcome::Fail),
+            // The level filter itself still works.
+            ("server/utilities/logging/respects-level", Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
+        fault: "log-without-capability",
+        revision: Revision::V2024_11_05,
+        only: ONLY,
+        outcomes: &[(
+            "server/utilities/logging/capability-required",
+            Outcome::Fail,
+        )],
+    },
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logging_faults_are_detected() {
     assert_faults(EXPECTATIONS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_cases_pass_on_the_clean_fixture() {
+    for revision in Revision::SESSION_ERA {
+        let report = check_fixture(None, ONLY, revision).await;
+        assert!(!report.results.is_empty());
+        for r in &report.results {
+            assert_eq!(
+                r.outcome,
+                Outcome::Pass,
+                "{revision} {}: {}",
+                r.id,
+                r.message
+            );
+        }
+    }
 }

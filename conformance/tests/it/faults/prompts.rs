@@ -1,12 +1,54 @@
-use crate::common::{assert_faults, FaultExpectation};
-#[allow(unused_imports)]
+use crate::common::{assert_faults, check_fixture, FaultExpectation};
 use mcpspec::report::Outcome;
-#[allow(unused_imports)]
 use mcpspec::spec::Revision;
 
-const EXPECTATIONS: &[FaultExpectation] = &[];
+const ONLY: &[&str] = &["server/prompts/"];
+
+const EXPECTATIONS: &[FaultExpectation] = &[
+    FaultExpectation {
+        fault: "unknown-prompt-ok",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/prompts/unknown-prompt", Outcome::Warn)],
+    },
+    FaultExpectation {
+        fault: "missing-argument-ok",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/prompts/missing-argument", Outcome::Warn)],
+    },
+    FaultExpectation {
+        fault: "prompt-bad-role",
+        revision: Revision::V2024_11_05,
+        only: ONLY,
+        outcomes: &[("server/prompts/get-renders", Outcome::Fail)],
+    },
+    FaultExpectation {
+        fault: "advertise-unimplemented",
+        revision: Revision::LATEST_SESSION,
+        only: ONLY,
+        outcomes: &[("server/prompts/capability-matches", Outcome::Fail)],
+    },
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompts_faults_are_detected() {
     assert_faults(EXPECTATIONS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_cases_pass_on_the_clean_fixture() {
+    for revision in Revision::SESSION_ERA {
+        let report = check_fixture(None, ONLY, revision).await;
+        assert!(!report.results.is_empty());
+        for r in &report.results {
+            assert_eq!(
+                r.outcome,
+                Outcome::Pass,
+                "{revision} {}: {}",
+                r.id,
+                r.message
+            );
+        }
+    }
 }
