@@ -7,6 +7,7 @@ pub mod case;
 pub mod cases;
 pub mod cli;
 pub mod fixture;
+pub mod fuzzing;
 pub mod report;
 pub mod runner;
 pub mod schema;

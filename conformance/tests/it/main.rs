@@ -3,4 +3,5 @@
 mod clean;
 mod common;
 mod faults;
+mod fuzz_corpus;
 mod testbed;
