@@ -226,6 +226,14 @@ impl Session {
         json!(self.shared.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// A fresh string id (shares the counter with integer ids, so never collides).
+    pub fn next_string_id(&self) -> Value {
+        json!(format!(
+            "mcpspec-{}",
+            self.shared.next_id.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
     /// Send `initialize` and wait for its response; does not send `initialized`.
     pub async fn initialize(
         &self,
