@@ -9,7 +9,7 @@ use crate::case::{Capability, Case, Ctx, Isolation, RunConfig, RunEnv, ServerPro
 use crate::report::{CaseRecord, Report, Subject, Summary, Timings, Tool};
 use crate::session::Session;
 use crate::spec::{Revision, Transport};
-use crate::traffic::TrafficLog;
+use crate::traffic::{Inbound, TrafficLog};
 use mcpspec_harness::SpawnError;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -37,6 +37,28 @@ pub enum RunError {
     InitializeRejected { version: String, response: String },
     #[error("revision {0} is not supported by `check` yet; use one of 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25")]
     UnsupportedRevision(Revision),
+}
+
+/// Why an answer may have been there but unusable: stdout that is not one JSON
+/// message per line (pretty-printed, mixed with logs, or never flushed).
+fn framing_hint(session: &Session) -> String {
+    let events = session.events_since(0);
+    let invalid: Vec<&Inbound> = events
+        .iter()
+        .filter(|e| matches!(e, Inbound::Invalid { .. }))
+        .collect();
+    match invalid.first() {
+        Some(first) => format!(
+            "; {} stdout line(s) were not single JSON messages (mcpspec needs one message per line), the first: {}",
+            invalid.len(),
+            crate::util::clip(&first.describe(), 160)
+        ),
+        None if events.is_empty() && session.control().is_running() => {
+            "; nothing at all arrived on stdout (is its output block-buffered, or does it expect different framing?)"
+                .to_string()
+        }
+        None => String::new(),
+    }
 }
 
 fn stderr_hint(stderr: &str) -> String {
@@ -118,6 +140,7 @@ pub async fn run(
     {
         Ok(h) => h,
         Err(e) => {
+            let hint = framing_hint(&shared);
             shared.control().kill();
             shared
                 .control()
@@ -125,7 +148,7 @@ pub async fn run(
                 .await;
             return Err(RunError::NoInitialize {
                 timeout: config.init_timeout,
-                detail: e.to_string(),
+                detail: format!("{e}{hint}"),
                 stderr: String::from_utf8_lossy(&shared.control().stderr()).into_owned(),
             });
         }
