@@ -1,10 +1,45 @@
+//! Faults of `basic/utilities/ping` (catalogue area PING).
+
 use crate::common::{assert_faults, FaultExpectation};
-#[allow(unused_imports)]
 use mcpspec::report::Outcome;
-#[allow(unused_imports)]
 use mcpspec::spec::Revision;
 
-const EXPECTATIONS: &[FaultExpectation] = &[];
+const LATEST: Revision = Revision::V2025_11_25;
+const PING: &[&str] = &["basic/utilities/ping/"];
+
+const EXPECTATIONS: &[FaultExpectation] = &[
+    FaultExpectation {
+        fault: "null-result",
+        revision: LATEST,
+        only: PING,
+        outcomes: &[
+            ("basic/utilities/ping/empty-result", Outcome::Fail),
+            ("basic/utilities/ping/with-params", Outcome::Fail),
+        ],
+    },
+    FaultExpectation {
+        fault: "ping-rejects-params",
+        revision: LATEST,
+        only: PING,
+        outcomes: &[
+            ("basic/utilities/ping/empty-result", Outcome::Pass),
+            ("basic/utilities/ping/with-params", Outcome::Fail),
+        ],
+    },
+    FaultExpectation {
+        fault: "ping-blocked-by-work",
+        revision: LATEST,
+        only: PING,
+        outcomes: &[("basic/utilities/ping/not-blocked", Outcome::Fail)],
+    },
+    // The oldest revision: ping and its checks exist there too.
+    FaultExpectation {
+        fault: "ping-blocked-by-work",
+        revision: Revision::V2024_11_05,
+        only: PING,
+        outcomes: &[("basic/utilities/ping/not-blocked", Outcome::Fail)],
+    },
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_faults_are_detected() {
