@@ -53,6 +53,14 @@ fn framing_hint(session: &Session) -> String {
             invalid.len(),
             crate::util::clip(&first.describe(), 160)
         ),
+        None if events.iter().any(|e| matches!(e, Inbound::Response(_))) => format!(
+            "; a response arrived that matches no request id (the server altered the id?): {}",
+            events
+                .iter()
+                .find(|e| matches!(e, Inbound::Response(_)))
+                .map(|e| crate::util::clip(&e.describe(), 160))
+                .unwrap_or_default()
+        ),
         None if events.is_empty() && session.control().is_running() => {
             "; nothing at all arrived on stdout (is its output block-buffered, or does it expect different framing?)"
                 .to_string()

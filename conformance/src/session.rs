@@ -247,8 +247,11 @@ impl Session {
             "capabilities": capabilities,
             "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
         });
+        // A string id: the handshake must not depend on the integer-id handling that
+        // the id-echo case judges.
+        let id = self.next_string_id();
         let response = self
-            .request_timeout("initialize", Some(params), timeout)
+            .request_with_id(id, "initialize", Some(params), timeout)
             .await?;
         Ok(Handshake {
             requested_version: version.to_string(),
