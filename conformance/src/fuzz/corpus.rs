@@ -1,0 +1,335 @@
+//! Feedback from outside the server and the working corpus.
+//!
+//! An input's signature is the set of features its run showed: response shapes (key
+//! sets of results, error codes) per method, notification and server-request kinds,
+//! frame errors, a coarse latency class per method, process events. An input whose
+//! signature holds a feature never seen before joins the corpus.
+
+use super::exec::{Observation, Ping, Settled};
+use super::finding::Reproducer;
+use super::program::Program;
+use crate::traffic::Inbound;
+use rand::{Rng, RngExt};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Corpus entries kept in memory; past this, a random older entry is replaced.
+pub const MAX_ENTRIES: usize = 2000;
+
+/// Seeds shipped in the repository (`corpus/fuzz-stdio/`), compiled in so the binary
+/// has them wherever it runs. A unit test checks the list matches the folder.
+pub const BUILTIN_SEEDS: &[(&str, &str)] = &[
+    (
+        "cancel-unknown-request.json",
+        include_str!("../../../corpus/fuzz-stdio/cancel-unknown-request.json"),
+    ),
+    (
+        "deep-nesting.json",
+        include_str!("../../../corpus/fuzz-stdio/deep-nesting.json"),
+    ),
+    (
+        "invalid-json-line-then-ping.json",
+        include_str!("../../../corpus/fuzz-stdio/invalid-json-line-then-ping.json"),
+    ),
+    (
+        "oversize-line-70k.json",
+        include_str!("../../../corpus/fuzz-stdio/oversize-line-70k.json"),
+    ),
+    (
+        "params-as-array.json",
+        include_str!("../../../corpus/fuzz-stdio/params-as-array.json"),
+    ),
+    (
+        "ping-split-in-two.json",
+        include_str!("../../../corpus/fuzz-stdio/ping-split-in-two.json"),
+    ),
+    (
+        "pipelined-lists-coalesced.json",
+        include_str!("../../../corpus/fuzz-stdio/pipelined-lists-coalesced.json"),
+    ),
+    (
+        "utf8-split-inside-character.json",
+        include_str!("../../../corpus/fuzz-stdio/utf8-split-inside-character.json"),
+    ),
+];
+
+/// Latency classes: under 10 ms, 100 ms, 1 s, or slower.
+fn latency_class(ms: u128) -> &'static str {
+    match ms {
+        0..10 => "fast",
+        10..100 => "medium",
+        100..1000 => "slow",
+        _ => "very-slow",
+    }
+}
+
+fn shape_of_result(v: &Value) -> String {
+    match v {
+        Value::Object(obj) => {
+            let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            keys.truncate(12);
+            format!("{{{}}}", keys.join(","))
+        }
+        Value::Array(_) => "array".into(),
+        Value::Null => "null".into(),
+        _ => "scalar".into(),
+    }
+}
+
+/// The features of one run of an input.
+pub fn features(obs: &Observation) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let method_of: HashMap<&str, &str> = obs
+        .requests
+        .iter()
+        .map(|r| (r.key.as_str(), r.info.method.as_str()))
+        .collect();
+    for e in &obs.events {
+        match e {
+            Inbound::Response(v) => {
+                let method = v
+                    .get("id")
+                    .map(crate::session::id_key)
+                    .and_then(|k| method_of.get(k.as_str()).copied())
+                    .unwrap_or(if v.get("id") == Some(&Value::Null) {
+                        "null-id"
+                    } else {
+                        "other"
+                    });
+                if let Some(err) = v.get("error") {
+                    let code = err
+                        .get("code")
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "none".into());
+                    out.insert(format!("err {method} {code}"));
+                } else if let Some(result) = v.get("result") {
+                    out.insert(format!("ok {method} {}", shape_of_result(result)));
+                    if let Some(content) = result.get("content").and_then(Value::as_array) {
+                        let kinds: BTreeSet<&str> = content
+                            .iter()
+                            .filter_map(|c| c.get("type").and_then(Value::as_str))
+                            .collect();
+                        let is_error = result.get("isError") == Some(&Value::Bool(true));
+                        out.insert(format!("content {method} {kinds:?} error={is_error}"));
+                    }
+                } else {
+                    out.insert(format!("odd-response {method}"));
+                }
+            }
+            Inbound::Notification(v) => {
+                out.insert(format!(
+                    "note {}",
+                    v.get("method").and_then(Value::as_str).unwrap_or("?")
+                ));
+            }
+            Inbound::Request(v) => {
+                out.insert(format!(
+                    "server-request {}",
+                    v.get("method").and_then(Value::as_str).unwrap_or("?")
+                ));
+            }
+            Inbound::Unclassifiable(_) => {
+                out.insert("unclassifiable".into());
+            }
+            Inbound::Invalid { error, .. } => {
+                let kind = format!("{error:?}");
+                let kind = kind.split([' ', '{', '(']).next().unwrap_or_default();
+                out.insert(format!("frame-error {kind}"));
+            }
+        }
+    }
+    for r in &obs.requests {
+        match &r.settled {
+            Settled::Answered(d) => {
+                out.insert(format!(
+                    "latency {} {}",
+                    r.info.method,
+                    latency_class(d.as_millis())
+                ));
+            }
+            Settled::Optional => {
+                out.insert(format!("unanswered-optional {}", r.info.method));
+            }
+            other => {
+                let name = format!("{other:?}");
+                let name = name.split([' ', '{', '(']).next().unwrap_or_default();
+                out.insert(format!("settled {} {name}", r.info.method));
+            }
+        }
+    }
+    match obs.ping {
+        Ping::Answered(_) => {}
+        other => {
+            out.insert(format!("ping {other:?}"));
+        }
+    }
+    if let Some(e) = obs.exit {
+        out.insert(format!("exit {e}"));
+    }
+    if !obs.stderr.is_empty() {
+        out.insert("stderr".into());
+    }
+    out
+}
+
+/// One corpus entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub program: Program,
+    pub name: String,
+}
+
+/// The in-memory working corpus and the features seen so far.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    pub entries: Vec<Entry>,
+    seen: HashSet<String>,
+    dir: Option<PathBuf>,
+    names: HashSet<String>,
+}
+
+impl Corpus {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Corpus {
+            dir,
+            ..Corpus::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Record the features of a run; true when any is new. A new input joins the
+    /// corpus (and the corpus folder, when there is one).
+    pub fn observe(
+        &mut self,
+        program: &Program,
+        feats: &BTreeSet<String>,
+        rng: &mut impl Rng,
+    ) -> bool {
+        let mut novel = false;
+        for f in feats {
+            if !self.seen.contains(f) {
+                self.seen.insert(f.clone());
+                novel = true;
+            }
+        }
+        if novel {
+            self.add(program.clone(), rng);
+        }
+        novel
+    }
+
+    pub fn add(&mut self, program: Program, rng: &mut impl Rng) {
+        let name = format!("{}.json", super::finding::short_hash(&program));
+        if !self.names.insert(name.clone()) {
+            return;
+        }
+        if let Some(dir) = &self.dir {
+            let seed = Reproducer::seed(program.clone());
+            // A corpus folder that cannot be written is not worth stopping the run.
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(dir.join(&name), seed.to_json());
+        }
+        let entry = Entry { program, name };
+        if self.entries.len() >= MAX_ENTRIES {
+            let victim = rng.random_range(0..self.entries.len());
+            self.entries[victim] = entry;
+        } else {
+            self.entries.push(entry);
+        }
+    }
+
+    pub fn pick(&self, rng: &mut impl Rng) -> Option<&Program> {
+        if self.entries.is_empty() {
+            None
+        } else {
+            Some(&self.entries[rng.random_range(0..self.entries.len())].program)
+        }
+    }
+
+    pub fn feature_count(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// Load seeds: the built-in ones, then every `*.json` in `dir` (reproducers too).
+/// Files that do not parse are reported and skipped.
+pub fn load_seeds(dir: Option<&Path>) -> (Vec<(String, Program)>, Vec<String>) {
+    let mut seeds = Vec::new();
+    let mut problems = Vec::new();
+    for (name, text) in BUILTIN_SEEDS {
+        match Reproducer::parse(text) {
+            Ok(r) => seeds.push((format!("corpus/fuzz-stdio/{name}"), r.program())),
+            Err(e) => problems.push(format!("built-in seed {name}: {e}")),
+        }
+    }
+    if let Some(dir) = dir {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        for path in files.into_iter().take(10_000) {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            match Reproducer::parse(&text) {
+                Ok(r) => seeds.push((path.display().to_string(), r.program())),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+    (seeds, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_seed_list_matches_the_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/fuzz-stdio");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.ends_with(".json").then_some(name)
+            })
+            .collect();
+        on_disk.sort();
+        let listed: Vec<String> = BUILTIN_SEEDS.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(listed, on_disk, "register every seed file in BUILTIN_SEEDS");
+        let (seeds, problems) = load_seeds(None);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(seeds.len(), BUILTIN_SEEDS.len());
+    }
+
+    #[test]
+    fn novelty_is_per_feature() {
+        let mut corpus = Corpus::new(None);
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(1);
+        let p = Program::new(vec![]);
+        let f = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert!(corpus.observe(&p, &f(&["a", "b"]), &mut rng));
+        assert!(!corpus.observe(&p, &f(&["b", "a"]), &mut rng));
+        let q = Program::new(vec![super::super::program::Step::close()]);
+        assert!(corpus.observe(&q, &f(&["a", "c"]), &mut rng));
+        assert_eq!(corpus.len(), 2);
+        assert_eq!(corpus.feature_count(), 3);
+    }
+}

@@ -1,0 +1,862 @@
+//! Running programs against a live server and recording what could be seen from
+//! outside: answers and their timing, every line of output, the process status,
+//! stderr and memory.
+//!
+//! The engine is transport-neutral above [`Conn`]: a connection is a [`Session`]
+//! (the JSON-RPC client), and only [`Target::open`] knows it is a stdio child process.
+//! An HTTP transport would supply its own `open` returning the same kind of session.
+
+use super::program::{
+    collect_markers, id_token, prepare, segments, IdAllocator, Program, RequestInfo, Segment,
+    MARKER_CLOSE, MARKER_OPEN, MARKER_SEP,
+};
+use crate::session::{id_key, RequestError, Session};
+use crate::traffic::{Inbound, TrafficLog};
+use mcpspec_harness::{CommandSpec, ExitInfo, ProcessOptions, SpawnError};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Ids remembered per process (older ones are forgotten, bounding memory).
+const ID_BOOK_LIMIT: usize = 200_000;
+/// Unanswered requests probed per input (each probe of a hang costs a timeout).
+const MAX_PROBES: usize = 2;
+
+/// How to start the server and talk to it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub command: CommandSpec,
+    pub process: ProcessOptions,
+    /// Protocol revision requested in `initialize`.
+    pub revision: String,
+    pub init_timeout: Duration,
+}
+
+/// Deadlines used while running inputs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A request unanswered this long (process alive, pings answered) hangs.
+    pub timeout: Duration,
+    /// A write to the server blocked this long: it stopped reading.
+    pub write_timeout: Duration,
+    /// How long to wait for the process to end after stdin closed or stdout closed.
+    pub exit_grace: Duration,
+}
+
+impl Limits {
+    pub fn new(timeout: Duration) -> Self {
+        Limits {
+            timeout,
+            write_timeout: timeout,
+            exit_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Request shapes known to hang, shared by the workers of a run so that each shape
+/// costs one full timeout only.
+#[derive(Debug, Clone, Default)]
+pub struct KnownHangs(Arc<Mutex<HashSet<String>>>);
+
+impl KnownHangs {
+    pub fn contains(&self, shape: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(shape)
+    }
+
+    pub fn insert(&self, shape: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(shape.to_string());
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Spawn(#[from] SpawnError),
+    #[error("the server never answered initialize within {timeout:?}: {detail}{stderr}")]
+    NoInitialize {
+        timeout: Duration,
+        detail: String,
+        stderr: String,
+    },
+    #[error("the server rejected initialize: {0}")]
+    Rejected(String),
+}
+
+/// What we know about one id in one process.
+#[derive(Debug, Clone)]
+pub struct IdEntry {
+    pub method: String,
+    pub sent: u32,
+    pub answers: u32,
+}
+
+/// Every id sent to one process, with how often it was sent and answered.
+#[derive(Debug, Default)]
+pub struct IdBook {
+    entries: HashMap<String, IdEntry>,
+    order: VecDeque<String>,
+}
+
+impl IdBook {
+    pub fn sent(&mut self, key: &str, method: &str) {
+        match self.entries.get_mut(key) {
+            Some(e) => e.sent += 1,
+            None => {
+                self.entries.insert(
+                    key.to_string(),
+                    IdEntry {
+                        method: method.to_string(),
+                        sent: 1,
+                        answers: 0,
+                    },
+                );
+                self.order.push_back(key.to_string());
+                if self.order.len() > ID_BOOK_LIMIT {
+                    if let Some(old) = self.order.pop_front() {
+                        self.entries.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&IdEntry> {
+        self.entries.get(key)
+    }
+
+    /// Count an answer; returns the entry after counting, or `None` for an unknown id.
+    pub fn answered(&mut self, key: &str) -> Option<IdEntry> {
+        let e = self.entries.get_mut(key)?;
+        e.answers += 1;
+        Some(e.clone())
+    }
+}
+
+/// Resident memory of one process group over the inputs run.
+#[derive(Debug, Default)]
+pub struct RssHistory {
+    /// kB after each input, newest last (bounded).
+    pub samples: VecDeque<u64>,
+    members: Vec<u32>,
+    members_at: Option<Instant>,
+}
+
+pub const RSS_HISTORY: usize = 4096;
+
+impl RssHistory {
+    fn sample(&mut self, pgid: u32) -> Option<u64> {
+        let stale = self
+            .members_at
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+        if stale {
+            self.members = group_members(pgid);
+            self.members_at = Some(Instant::now());
+        }
+        let mut total = vm_rss_kb(pgid)?;
+        for pid in &self.members {
+            if *pid != pgid {
+                total += vm_rss_kb(*pid).unwrap_or(0);
+            }
+        }
+        self.samples.push_back(total);
+        if self.samples.len() > RSS_HISTORY {
+            self.samples.pop_front();
+        }
+        Some(total)
+    }
+}
+
+/// `VmRSS` of a process in kB, from /proc/<pid>/status.
+pub fn vm_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_rss(&status)
+}
+
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Processes whose process group is `pgid` (the server and anything it started).
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| parse_pgrp(&stat))
+                == Some(pgid)
+        })
+        .take(64)
+        .collect()
+}
+
+/// The process group field of /proc/<pid>/stat (the name may contain spaces and parens).
+pub fn parse_pgrp(stat: &str) -> Option<u32> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// One server process with an initialized session.
+pub struct Conn {
+    pub session: Session,
+    pub handshake: Value,
+    pub alloc: IdAllocator,
+    pub book: IdBook,
+    pub rss: RssHistory,
+    /// Inputs run on this process.
+    pub inputs: u64,
+    stderr_seen: u64,
+    /// Latencies of recent liveness pings.
+    ping_latencies: VecDeque<Duration>,
+    /// The process must be replaced before the next input.
+    pub dead: bool,
+}
+
+impl Target {
+    /// Spawn the server and complete the handshake.
+    pub async fn open(&self) -> Result<Conn, OpenError> {
+        let session = Session::spawn(&self.command, &self.process, TrafficLog::new(0))?;
+        let capabilities = json!({ "roots": { "listChanged": true } });
+        let handshake = session
+            .handshake(&self.revision, capabilities, self.init_timeout)
+            .await;
+        let handshake = match handshake {
+            Ok(h) => h,
+            Err(e) => {
+                session.control().kill();
+                session
+                    .control()
+                    .wait_stderr_closed(Duration::from_secs(2))
+                    .await;
+                let stderr = String::from_utf8_lossy(&session.control().stderr()).into_owned();
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| format!(" (last stderr line: {})", crate::util::clip(l.trim(), 200)))
+                    .unwrap_or_default();
+                return Err(OpenError::NoInitialize {
+                    timeout: self.init_timeout,
+                    detail: e.to_string(),
+                    stderr: last,
+                });
+            }
+        };
+        let Some(result) = handshake.result().cloned() else {
+            session.control().kill();
+            return Err(OpenError::Rejected(handshake.response.summary()));
+        };
+        let mut book = IdBook::default();
+        // The handshake used the session's own first id.
+        book.sent(&id_key(&json!(1)), "initialize");
+        book.answered(&id_key(&json!(1)));
+        let stderr_seen = session.control().stderr_total();
+        Ok(Conn {
+            session,
+            handshake: result,
+            alloc: IdAllocator::default(),
+            book,
+            rss: RssHistory::default(),
+            inputs: 0,
+            stderr_seen,
+            ping_latencies: VecDeque::new(),
+            dead: false,
+        })
+    }
+}
+
+/// How the liveness ping after an input went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ping {
+    Answered(Duration),
+    /// The first ping was never answered but a second one was.
+    FirstLost,
+    Unanswered,
+    /// stdout closed (or the write failed) before an answer.
+    Closed,
+    /// Not sent: stdin was closed by the input, or a write had already failed.
+    NotSent,
+}
+
+/// What became of one request of the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    Answered(Duration),
+    /// Not required to be answered (malformed, cancelled) and was not.
+    Optional,
+    /// Unanswered, while the same request sent again alone was answered.
+    Lost {
+        probe: Duration,
+    },
+    /// Unanswered, and the same request sent again alone was not answered either.
+    Hang,
+    /// Unanswered, of a shape already known to hang (not probed again).
+    KnownHang,
+    /// Could not be judged (the process died, or stopped answering pings).
+    Unsettled,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestOutcome {
+    pub info: RequestInfo,
+    pub key: String,
+    pub settled: Settled,
+}
+
+/// Everything observed while one input ran.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub requests: Vec<RequestOutcome>,
+    /// Server output during the input (and its probes and ping), in order.
+    pub events: Vec<Inbound>,
+    pub closed_stdin: bool,
+    pub exit: Option<ExitInfo>,
+    pub stdout_closed: bool,
+    pub ping: Ping,
+    /// A write blocked past the write timeout: the server stopped reading stdin.
+    pub write_blocked: bool,
+    /// A write failed (broken pipe).
+    pub write_failed: bool,
+    /// stderr written during the input.
+    pub stderr: Vec<u8>,
+    pub rss_kb: Option<u64>,
+    pub elapsed: Duration,
+    /// Messages written (steps, plus the ping and probes).
+    pub messages: usize,
+    /// Marker token → payload of every request of this input.
+    pub markers: HashMap<String, String>,
+    /// Id keys answered more often than they were sent (counted over the process).
+    pub duplicates: Vec<(String, String)>,
+    /// Responses whose id was never sent to this process.
+    pub unknown_ids: Vec<Value>,
+}
+
+impl Observation {
+    /// Method of the last request in the input (for descriptions).
+    pub fn last_method(&self) -> Option<&str> {
+        self.requests.last().map(|r| r.info.method.as_str())
+    }
+}
+
+impl Conn {
+    pub fn pid(&self) -> u32 {
+        self.session.control().pid()
+    }
+
+    /// Run one program (all its repetitions are the caller's business).
+    pub async fn run(
+        &mut self,
+        program: &Program,
+        limits: &Limits,
+        hangs: &KnownHangs,
+    ) -> Observation {
+        let t0 = Instant::now();
+        let prepared = prepare(program, &mut self.alloc);
+        let session = self.session.clone();
+        let mark = session.mark();
+        let mut messages = 0usize;
+
+        for key in &prepared.ids_sent {
+            let method = prepared
+                .requests
+                .iter()
+                .find(|r| &id_key(&r.id) == key)
+                .map(|r| r.method.clone())
+                .unwrap_or_default();
+            self.book.sent(key, &method);
+        }
+        let mut markers = HashMap::new();
+        for r in &prepared.requests {
+            for (token, payload) in &r.markers {
+                markers.insert(token.clone(), payload.clone());
+            }
+        }
+
+        // One waiter per request reports its answer time.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+        let mut waiters = tokio::task::JoinSet::new();
+        for (i, r) in prepared.requests.iter().enumerate() {
+            let pending = session.expect(&r.id, &r.method);
+            let tx = tx.clone();
+            let bound = limits.timeout * 4 + limits.write_timeout;
+            waiters.spawn(async move {
+                if pending.wait(bound).await.is_ok() {
+                    let _ = tx.send((i, Instant::now()));
+                }
+            });
+        }
+        let n = prepared.requests.len();
+        let mut answered: Vec<Option<Instant>> = vec![None; n];
+        let mut sent_at: Vec<Option<Instant>> = vec![None; n];
+
+        let mut closed_stdin = false;
+        let mut write_blocked = false;
+        let mut write_failed = false;
+        for segment in segments(&prepared.steps) {
+            match segment {
+                Segment::Write {
+                    await_answers,
+                    delivery,
+                    steps,
+                } => {
+                    if await_answers {
+                        let waiting: Vec<usize> = (0..n)
+                            .filter(|&i| sent_at[i].is_some() && prepared.requests[i].demanded)
+                            .collect();
+                        let deadline = Instant::now() + limits.timeout;
+                        wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
+                    }
+                    match tokio::time::timeout(limits.write_timeout, session.deliver(&delivery))
+                        .await
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => {
+                            write_failed = true;
+                            break;
+                        }
+                        Err(_) => {
+                            write_blocked = true;
+                            break;
+                        }
+                    }
+                    messages += steps.len();
+                    let now = Instant::now();
+                    for (i, r) in prepared.requests.iter().enumerate() {
+                        if steps.contains(&r.step) {
+                            sent_at[i] = Some(now);
+                        }
+                    }
+                }
+                Segment::Close => {
+                    session.close_stdin().await;
+                    closed_stdin = true;
+                    break;
+                }
+            }
+        }
+
+        let mut ping = Ping::NotSent;
+        let mut settled: Vec<Settled> = vec![Settled::Unsettled; n];
+        if !closed_stdin && !write_blocked && !write_failed {
+            // An input may end inside a line; end it so the ping stands on its own.
+            let unterminated = prepared
+                .steps
+                .iter()
+                .rev()
+                .find(|s| !s.close_stdin)
+                .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
+            let (outcome, sent) = self.liveness(unterminated, limits).await;
+            messages += sent;
+            ping = outcome;
+        }
+        drain(&mut rx, &mut answered);
+
+        if let Ping::Answered(_) | Ping::FirstLost = ping {
+            let mut probes = 0;
+            for i in 0..n {
+                let r = &prepared.requests[i];
+                if answered[i].is_some() || !r.demanded || sent_at[i].is_none() {
+                    continue;
+                }
+                if hangs.contains(&r.shape) {
+                    settled[i] = Settled::KnownHang;
+                    continue;
+                }
+                if probes >= MAX_PROBES {
+                    continue;
+                }
+                probes += 1;
+                messages += 1;
+                settled[i] = self.probe(r, i, &mut rx, &mut answered, limits).await;
+                if settled[i] == Settled::Hang {
+                    hangs.insert(&r.shape);
+                }
+            }
+        }
+        drain(&mut rx, &mut answered);
+        for i in 0..n {
+            let r = &prepared.requests[i];
+            if let (Some(at), Some(sent)) = (answered[i], sent_at[i]) {
+                settled[i] = Settled::Answered(at.saturating_duration_since(sent));
+            } else if settled[i] == Settled::Unsettled && !r.demanded {
+                settled[i] = Settled::Optional;
+            }
+        }
+        drop(waiters);
+
+        let control = session.control().clone();
+        if closed_stdin || session.stdout_closed() || matches!(ping, Ping::Closed) || write_failed {
+            let _ = control.wait_exit(limits.exit_grace).await;
+        }
+        let exit = control.exit_status();
+        let stdout_closed = session.stdout_closed();
+        if exit.is_some() || stdout_closed {
+            control.wait_stderr_closed(Duration::from_millis(500)).await;
+        }
+        if closed_stdin
+            || exit.is_some()
+            || stdout_closed
+            || write_blocked
+            || write_failed
+            || !matches!(ping, Ping::Answered(_) | Ping::FirstLost)
+        {
+            self.dead = true;
+        }
+
+        let events = session.events_since(mark);
+        let (duplicates, unknown_ids) = self.count_answers(&events);
+        let stderr = self.new_stderr();
+        let rss_kb = if exit.is_none() {
+            self.rss.sample(self.pid())
+        } else {
+            None
+        };
+        self.inputs += 1;
+        Observation {
+            requests: prepared
+                .requests
+                .into_iter()
+                .zip(settled)
+                .map(|(info, settled)| RequestOutcome {
+                    key: id_key(&info.id),
+                    info,
+                    settled,
+                })
+                .collect(),
+            events,
+            closed_stdin,
+            exit,
+            stdout_closed,
+            ping,
+            write_blocked,
+            write_failed,
+            stderr,
+            rss_kb,
+            elapsed: t0.elapsed(),
+            messages,
+            markers,
+            duplicates,
+            unknown_ids,
+        }
+    }
+
+    /// Ping after an input. A ping unanswered after a short patience is followed by a
+    /// second one: a server that answers the second lost the first (its bytes may
+    /// have shared a read with the input); one that answers neither stopped serving.
+    async fn liveness(&mut self, newline_first: bool, limits: &Limits) -> (Ping, usize) {
+        let session = self.session.clone();
+        let send_ping = |conn: &mut Conn, prefix: bool| {
+            let id = session.next_id();
+            conn.book.sent(&id_key(&id), "ping");
+            let pending = session.expect(&id, "ping");
+            let mut bytes = if prefix { b"\n".to_vec() } else { Vec::new() };
+            bytes.extend(
+                serde_json::to_vec(&crate::session::request_message(&id, "ping", None))
+                    .unwrap_or_default(),
+            );
+            bytes.push(b'\n');
+            (pending, bytes)
+        };
+        let (first, bytes) = send_ping(self, newline_first);
+        let sent = Instant::now();
+        if !matches!(
+            tokio::time::timeout(limits.write_timeout, session.send_raw(&bytes)).await,
+            Ok(Ok(()))
+        ) {
+            return (Ping::Closed, 1);
+        }
+        let patience = self.ping_patience(limits);
+        let first = first.wait(limits.timeout);
+        tokio::pin!(first);
+        tokio::select! {
+            result = &mut first => {
+                return match result {
+                    Ok(_) => {
+                        self.note_ping(sent.elapsed());
+                        (Ping::Answered(sent.elapsed()), 1)
+                    }
+                    Err(RequestError::Timeout(_)) => (Ping::Unanswered, 1),
+                    Err(_) => (Ping::Closed, 1),
+                };
+            }
+            _ = tokio::time::sleep(patience) => {}
+        }
+        let (second, bytes) = send_ping(self, false);
+        let second_sent = Instant::now();
+        if !matches!(
+            tokio::time::timeout(limits.write_timeout, session.send_raw(&bytes)).await,
+            Ok(Ok(()))
+        ) {
+            return (Ping::Closed, 2);
+        }
+        let second = second.wait(limits.timeout);
+        tokio::pin!(second);
+        tokio::select! {
+            result = &mut first => match result {
+                Ok(_) => (Ping::Answered(sent.elapsed()), 2),
+                Err(RequestError::Timeout(_)) => (Ping::Unanswered, 2),
+                Err(_) => (Ping::Closed, 2),
+            },
+            result = &mut second => match result {
+                Ok(_) => {
+                    let latency = second_sent.elapsed();
+                    // The first ping had a head start: give it as long again.
+                    let grace = (latency * 2).max(Duration::from_millis(100));
+                    match tokio::time::timeout(grace, &mut first).await {
+                        Ok(Ok(_)) => (Ping::Answered(sent.elapsed()), 2),
+                        _ => (Ping::FirstLost, 2),
+                    }
+                }
+                Err(RequestError::Timeout(_)) => (Ping::Unanswered, 2),
+                Err(_) => (Ping::Closed, 2),
+            },
+        }
+    }
+
+    /// How long to wait for a ping before sending a second one: ten times the slowest
+    /// recent ping, between 100 ms and the timeout.
+    fn ping_patience(&self, limits: &Limits) -> Duration {
+        let slowest = self
+            .ping_latencies
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_default();
+        (slowest * 10)
+            .max(Duration::from_millis(100))
+            .min(limits.timeout)
+    }
+
+    fn note_ping(&mut self, latency: Duration) {
+        self.ping_latencies.push_back(latency);
+        if self.ping_latencies.len() > 32 {
+            self.ping_latencies.pop_front();
+        }
+    }
+
+    /// Send an unanswered request again, alone and whole, with a fresh id. If the copy
+    /// is answered while the original still is not, the original's answer was lost;
+    /// if neither is answered in time, the request hangs.
+    async fn probe(
+        &mut self,
+        r: &RequestInfo,
+        index: usize,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>,
+        answered: &mut [Option<Instant>],
+        limits: &Limits,
+    ) -> Settled {
+        let session = self.session.clone();
+        let fresh = self.alloc.fresh_like(&r.id);
+        let mut message = r.message.clone();
+        message["id"] = fresh.clone();
+        if let (Some(old), Some(new)) = (id_token(&r.id), id_token(&fresh)) {
+            retoken(&mut message, &old, &new);
+        }
+        self.book.sent(&id_key(&fresh), &r.method);
+        let pending = session.expect(&fresh, &r.method);
+        let sent = Instant::now();
+        if tokio::time::timeout(limits.write_timeout, session.send(&message))
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            return Settled::Unsettled;
+        }
+        let wait = pending.wait(limits.timeout);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                result = &mut wait => {
+                    return match result {
+                        Ok(_) => {
+                            let latency = sent.elapsed();
+                            // The original had a head start: give it as long again.
+                            let grace = (latency * 2).max(Duration::from_millis(100));
+                            let deadline = Instant::now() + grace;
+                            wait_answers(rx, answered, &[index], deadline).await;
+                            if answered[index].is_some() {
+                                Settled::Unsettled
+                            } else {
+                                Settled::Lost { probe: latency }
+                            }
+                        }
+                        Err(RequestError::Timeout(_)) => {
+                            drain(rx, answered);
+                            if answered[index].is_some() { Settled::Unsettled } else { Settled::Hang }
+                        }
+                        Err(_) => Settled::Unsettled,
+                    };
+                }
+                got = rx.recv() => {
+                    match got {
+                        Some((i, at)) => {
+                            answered[i] = Some(at);
+                            if i == index {
+                                return Settled::Unsettled;
+                            }
+                        }
+                        None => return Settled::Unsettled,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Count responses per id against the book: more answers than sends is a
+    /// duplicate; an id never sent is unknown.
+    fn count_answers(&mut self, events: &[Inbound]) -> (Vec<(String, String)>, Vec<Value>) {
+        let mut duplicates = Vec::new();
+        let mut unknown = Vec::new();
+        for e in events {
+            let Inbound::Response(v) = e else { continue };
+            let Some(id) = v.get("id") else { continue };
+            if id.is_null() {
+                continue;
+            }
+            let key = id_key(id);
+            match self.book.answered(&key) {
+                Some(entry) if entry.answers > entry.sent => {
+                    duplicates.push((key, entry.method.clone()));
+                }
+                Some(_) => {}
+                None => {
+                    if self.session.method_of(id).is_none() {
+                        unknown.push(id.clone());
+                    }
+                }
+            }
+        }
+        (duplicates, unknown)
+    }
+
+    fn new_stderr(&mut self) -> Vec<u8> {
+        let control = self.session.control();
+        let total = control.stderr_total();
+        let fresh = total.saturating_sub(self.stderr_seen) as usize;
+        self.stderr_seen = total;
+        if fresh == 0 {
+            return Vec::new();
+        }
+        let all = control.stderr();
+        all[all.len().saturating_sub(fresh)..].to_vec()
+    }
+
+    /// Kill the process (it is reaped in the background).
+    pub fn kill(&self) {
+        self.session.control().kill();
+    }
+
+    /// The last lines of the wire transcript, each with its time since spawn.
+    pub fn transcript_tail(&self, lines: usize) -> Vec<String> {
+        self.session
+            .transcript_tail(lines)
+            .into_iter()
+            .map(|(at, line)| format!("[{:>8.3}s] {line}", at.as_secs_f64()))
+            .collect()
+    }
+
+    pub fn stderr_tail(&self, max_bytes: usize) -> String {
+        let all = self.session.control().stderr();
+        let tail = &all[all.len().saturating_sub(max_bytes)..];
+        String::from_utf8_lossy(tail).into_owned()
+    }
+}
+
+fn retoken(v: &mut Value, old: &str, new: &str) {
+    match v {
+        Value::String(s) => {
+            let from = format!("{MARKER_OPEN}{old}{MARKER_SEP}");
+            if s.contains(&from) {
+                *s = s.replace(&from, &format!("{MARKER_OPEN}{new}{MARKER_SEP}"));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| retoken(i, old, new)),
+        Value::Object(obj) => obj.values_mut().for_each(|i| retoken(i, old, new)),
+        _ => {}
+    }
+    let _ = MARKER_CLOSE;
+}
+
+fn drain(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>,
+    answered: &mut [Option<Instant>],
+) {
+    while let Ok((i, at)) = rx.try_recv() {
+        if let Some(slot) = answered.get_mut(i) {
+            slot.get_or_insert(at);
+        }
+    }
+}
+
+/// Wait until every request in `which` is answered, or `deadline`.
+async fn wait_answers(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>,
+    answered: &mut [Option<Instant>],
+    which: &[usize],
+    deadline: Instant,
+) {
+    loop {
+        drain(rx, answered);
+        if which
+            .iter()
+            .all(|&i| answered.get(i).is_some_and(Option::is_some))
+        {
+            return;
+        }
+        match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+            Ok(Some((i, at))) => {
+                if let Some(slot) = answered.get_mut(i) {
+                    slot.get_or_insert(at);
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Markers found in a server message: (token, payload).
+pub fn markers_of(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect_markers(v, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_parsers() {
+        assert_eq!(
+            parse_vm_rss("Name:\tx\nVmPeak:\t 100 kB\nVmRSS:\t   2048 kB\n"),
+            Some(2048)
+        );
+        assert_eq!(parse_vm_rss("Name: x\n"), None);
+        assert_eq!(parse_pgrp("123 (my (odd) name) S 1 456 456 0"), Some(456));
+        assert_eq!(parse_pgrp("garbage"), None);
+    }
+
+    #[test]
+    fn id_book_counts_duplicates() {
+        let mut book = IdBook::default();
+        book.sent("1", "ping");
+        assert_eq!(book.answered("1").map(|e| e.answers), Some(1));
+        let again = book.answered("1").unwrap();
+        assert!(again.answers > again.sent);
+        assert!(book.answered("2").is_none());
+    }
+
+    #[test]
+    fn own_rss_is_readable() {
+        assert!(vm_rss_kb(std::process::id()).is_some_and(|kb| kb > 0));
+    }
+}

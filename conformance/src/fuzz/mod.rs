@@ -1,0 +1,568 @@
+//! `mcpspec fuzz`: black-box fuzzing of any MCP server.
+//!
+//! Inputs are sessions of valid, near-valid and invalid JSON-RPC messages drawn from
+//! the server's own surface, each with a delivery schedule (split points, delays,
+//! coalesced writes, closed stdin). One server process serves many inputs; oracles
+//! judge what is visible from outside; inputs that show new response features join
+//! the corpus; findings are confirmed in a fresh process, minimised and saved as
+//! reproducer files that `mcpspec replay` runs again.
+//!
+//! Layout: [`input`] generates and mutates, [`program`] is the concrete input format,
+//! [`exec`] runs inputs, [`oracles`] judges, [`corpus`] keeps feedback, [`finding`]
+//! confirms, shrinks, saves and replays, [`report`] renders.
+
+pub mod corpus;
+pub mod exec;
+pub mod finding;
+pub mod input;
+pub mod oracles;
+pub mod program;
+pub mod report;
+pub mod surface;
+
+use corpus::{features, load_seeds, Corpus};
+use exec::{Conn, KnownHangs, Limits, OpenError, Target};
+use finding::{minimise, MinimiseBudget, Observed, Reproducer};
+use oracles::{judge, Firing, MemoryLimits};
+use program::{IdAllocator, Program};
+use rand::{RngExt, SeedableRng};
+use report::{FindingRecord, FuzzReport, Severity, Stats, Subject, Summary, Timings, Tool};
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use surface::Surface;
+
+type Rng = rand::rngs::Xoshiro256PlusPlus;
+
+/// Consecutive failed restarts after which a worker gives up.
+const MAX_FAILED_STARTS: u32 = 3;
+
+/// When to stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub time: Option<Duration>,
+    pub runs: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FuzzConfig {
+    pub target: Target,
+    /// The server argv as given (stored in reproducers).
+    pub argv: Vec<String>,
+    pub limits: Limits,
+    pub memory: MemoryLimits,
+    pub seed: u64,
+    pub jobs: usize,
+    pub budget: Budget,
+    pub corpus_dir: Option<PathBuf>,
+    pub artifacts: PathBuf,
+    pub allow_tools: Vec<String>,
+    pub minimise: MinimiseBudget,
+    /// Shrink findings (confirmation in a fresh process happens either way).
+    pub shrink: bool,
+    /// Load the seeds shipped in corpus/fuzz-stdio/.
+    pub builtin_seeds: bool,
+}
+
+/// Live counters, readable while the run goes on (for status lines).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    pub execs: AtomicU64,
+    pub messages: AtomicU64,
+    pub restarts: AtomicU64,
+    pub findings: AtomicUsize,
+    pub corpus: AtomicUsize,
+    started: Mutex<Option<Instant>>,
+}
+
+impl LiveStats {
+    pub fn elapsed(&self) -> Duration {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+}
+
+/// Notifications for the CLI.
+pub trait Progress: Send + Sync {
+    fn started(&self, _surface: &Surface, _seeds: usize, _problems: &[String]) {}
+    fn finding(&self, _finding: &FindingRecord) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzError {
+    #[error("{0}")]
+    Start(#[from] OpenError),
+}
+
+struct SharedState {
+    corpus: Corpus,
+    seeds: VecDeque<Program>,
+    signatures: HashSet<String>,
+    findings: Vec<FindingRecord>,
+    first_found: Vec<(String, u64)>,
+}
+
+struct Engine {
+    config: FuzzConfig,
+    surface: Surface,
+    shared: Mutex<SharedState>,
+    hangs: KnownHangs,
+    stats: Arc<LiveStats>,
+    started: Instant,
+    runs_left: AtomicU64,
+    stop: AtomicBool,
+    /// MCPSPEC_FUZZ_TRACE=1: one line per input on stderr (for debugging the fuzzer).
+    trace: bool,
+}
+
+impl Engine {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SharedState> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claim one input from the budget.
+    fn claim(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        if let Some(t) = self.config.budget.time {
+            if self.started.elapsed() >= t {
+                return false;
+            }
+        }
+        if self.config.budget.runs.is_some() {
+            return self
+                .runs_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+        }
+        true
+    }
+}
+
+/// Run a fuzzing campaign.
+pub async fn run(
+    config: FuzzConfig,
+    stats: Arc<LiveStats>,
+    progress: &dyn Progress,
+) -> Result<FuzzReport, FuzzError> {
+    let started_at_unix = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    // The first process learns the surface and then becomes worker 0's.
+    let first = config.target.open().await?;
+    let surface = Surface::learn(
+        &first.session,
+        &first.handshake,
+        &config.allow_tools,
+        config.limits.timeout,
+    )
+    .await;
+    let corpus_dir = config.corpus_dir.clone();
+    let (mut seeds, problems) = load_seeds(corpus_dir.as_deref());
+    if !config.builtin_seeds {
+        seeds.retain(|(name, _)| !name.starts_with("corpus/fuzz-stdio/"));
+    }
+    progress.started(&surface, seeds.len(), &problems);
+    let seed_count = seeds.len();
+
+    let started = Instant::now();
+    *stats.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(started);
+    let engine = Arc::new(Engine {
+        shared: Mutex::new(SharedState {
+            corpus: Corpus::new(corpus_dir),
+            seeds: seeds.into_iter().map(|(_, p)| p).collect(),
+            signatures: HashSet::new(),
+            findings: Vec::new(),
+            first_found: Vec::new(),
+        }),
+        runs_left: AtomicU64::new(config.budget.runs.unwrap_or(u64::MAX)),
+        config,
+        surface: surface.clone(),
+        hangs: KnownHangs::default(),
+        stats: stats.clone(),
+        started,
+        stop: AtomicBool::new(false),
+        trace: std::env::var_os("MCPSPEC_FUZZ_TRACE").is_some(),
+    });
+
+    let jobs = engine.config.jobs.max(1);
+    let mut set = tokio::task::JoinSet::new();
+    let mut first = Some(first);
+    for worker in 0..jobs {
+        let engine = engine.clone();
+        let conn = first.take();
+        set.spawn(async move { work(engine, worker, conn).await });
+    }
+    // Findings are reported as they are saved; the progress hook is not Send-bound
+    // to the workers, so they queue records that are forwarded here.
+    let mut reported = 0;
+    loop {
+        tokio::select! {
+            joined = set.join_next() => {
+                if joined.is_none() {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let fresh: Vec<FindingRecord> = engine.lock().findings[reported..].to_vec();
+        for f in &fresh {
+            progress.finding(f);
+        }
+        reported += fresh.len();
+    }
+    let fresh: Vec<FindingRecord> = engine.lock().findings[reported..].to_vec();
+    for f in &fresh {
+        progress.finding(f);
+    }
+
+    let duration = started.elapsed();
+    let state = engine.lock();
+    let mut findings = state.findings.clone();
+    findings.sort_by(|a, b| (&a.oracle, &a.signature).cmp(&(&b.oracle, &b.signature)));
+    let failures = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Failure)
+        .count();
+    let execs = stats.execs.load(Ordering::Relaxed);
+    let messages = stats.messages.load(Ordering::Relaxed);
+    let secs = duration.as_secs_f64().max(1e-3);
+    Ok(FuzzReport {
+        schema_version: 1,
+        tool: Tool {
+            name: "mcpspec",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        subject: Subject {
+            transport: "stdio",
+            command: engine.config.target.command.display(),
+            protocol_version: surface.protocol_version.clone(),
+            server_name: surface.server_name.clone(),
+            server_version: surface.server_version.clone(),
+        },
+        seed: engine.config.seed,
+        summary: Summary {
+            failures,
+            warnings: findings.len() - failures,
+        },
+        findings,
+        stats: Stats {
+            execs,
+            messages,
+            restarts: stats.restarts.load(Ordering::Relaxed),
+            corpus_size: state.corpus.len(),
+            features: state.corpus.feature_count(),
+            seeds: seed_count,
+        },
+        timings: Timings {
+            started_at_unix,
+            duration_ms: duration.as_millis() as u64,
+            execs_per_sec: execs as f64 / secs,
+            messages_per_sec: messages as f64 / secs,
+            first_found_ms: state.first_found.iter().cloned().collect(),
+        },
+    })
+}
+
+/// One worker: its own server process, its own RNG stream.
+async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
+    let mut rng = Rng::seed_from_u64(
+        engine
+            .config
+            .seed
+            .wrapping_add((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
+    let mut alloc = IdAllocator::default();
+    let mut failed_starts = 0;
+    while engine.claim() {
+        let mut current = match conn.take() {
+            Some(c) if !c.dead => c,
+            old => {
+                if let Some(old) = old {
+                    old.kill();
+                }
+                match engine.config.target.open().await {
+                    Ok(c) => {
+                        failed_starts = 0;
+                        engine.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                        c
+                    }
+                    Err(_) => {
+                        failed_starts += 1;
+                        if failed_starts >= MAX_FAILED_STARTS {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        let program = next_program(&engine, &mut rng, &mut alloc);
+        let obs = current
+            .run(&program, &engine.config.limits, &engine.hangs)
+            .await;
+        engine.stats.execs.fetch_add(1, Ordering::Relaxed);
+        if engine.trace {
+            let steps: Vec<String> = program.steps.iter().map(|s| s.label()).collect();
+            let settled: Vec<String> = obs
+                .requests
+                .iter()
+                .map(|r| format!("{}={:?}", r.info.method, r.settled))
+                .collect();
+            eprintln!(
+                "[trace w{worker}] {:>6} ms ping {:?} steps [{}] requests [{}]",
+                obs.elapsed.as_millis(),
+                obs.ping,
+                steps.join(", "),
+                settled.join(", ")
+            );
+        }
+        engine
+            .stats
+            .messages
+            .fetch_add(obs.messages as u64, Ordering::Relaxed);
+        let firings = judge(&obs, &current.rss, &engine.config.memory);
+        let feats = features(&obs);
+        {
+            let mut state = engine.lock();
+            state.corpus.observe(&program, &feats, &mut rng);
+            engine
+                .stats
+                .corpus
+                .store(state.corpus.len(), Ordering::Relaxed);
+        }
+        let fresh: Vec<Firing> = {
+            let mut state = engine.lock();
+            firings
+                .into_iter()
+                .filter(|f| state.signatures.insert(f.signature.clone()))
+                .collect()
+        };
+        if !fresh.is_empty() {
+            let observed = Observed {
+                exit: current
+                    .session
+                    .control()
+                    .exit_status()
+                    .map(|e| e.to_string()),
+                transcript_tail: current.transcript_tail(40),
+                stderr_tail: current.stderr_tail(4096),
+            };
+            if current.dead {
+                current.kill();
+            }
+            for firing in fresh {
+                let found_ms = engine.started.elapsed().as_millis() as u64;
+                let record = report_finding(&engine, &program, &firing, &observed).await;
+                let mut state = engine.lock();
+                state.first_found.push((record.signature.clone(), found_ms));
+                state.findings.push(record);
+                engine
+                    .stats
+                    .findings
+                    .store(state.findings.len(), Ordering::Relaxed);
+            }
+        }
+        conn = Some(current);
+    }
+    if let Some(c) = conn {
+        c.kill();
+    }
+}
+
+fn next_program(engine: &Engine, rng: &mut Rng, alloc: &mut IdAllocator) -> Program {
+    let mut state = engine.lock();
+    if let Some(seed) = state.seeds.pop_front() {
+        return seed;
+    }
+    if !state.corpus.is_empty() && rng.random_bool(0.7) {
+        let base = state.corpus.pick(rng).cloned();
+        let other = state.corpus.pick(rng).cloned();
+        drop(state);
+        if let Some(base) = base {
+            return input::mutate(&base, other.as_ref(), rng, &engine.surface, alloc);
+        }
+    } else {
+        drop(state);
+    }
+    input::generate(rng, &engine.surface, alloc)
+}
+
+/// Confirm, shrink and save one new finding.
+async fn report_finding(
+    engine: &Engine,
+    program: &Program,
+    firing: &Firing,
+    observed: &Observed,
+) -> FindingRecord {
+    let config = &engine.config;
+    let shrunk = minimise(
+        &config.target,
+        program,
+        firing.oracle,
+        &config.limits,
+        &config.memory,
+        config.minimise.clone(),
+        config.shrink,
+    )
+    .await;
+    let (description, observed) = match (&shrunk.last, shrunk.reproduced) {
+        (Some((f, o)), true) => (f.description.clone(), o.clone()),
+        _ => (firing.description.clone(), observed.clone()),
+    };
+    let before = program.steps.len();
+    let reproducer = Reproducer {
+        format: finding::FORMAT.into(),
+        version: finding::FORMAT_VERSION,
+        oracle: Some(firing.oracle.to_string()),
+        signature: Some(firing.signature.clone()),
+        description: Some(description.clone()),
+        server: Some(config.argv.clone()),
+        seed: Some(config.seed),
+        protocol_version: Some(config.target.revision.clone()),
+        reproduced: Some(shrunk.reproduced),
+        minimised: Some(finding::Minimised {
+            steps_before: before,
+            steps_after: shrunk.program.steps.len(),
+            attempts: shrunk.attempts,
+        }),
+        repeat: shrunk.program.repeat,
+        steps: shrunk.program.steps.clone(),
+        observed: Some(observed),
+    };
+    let path = reproducer.save(&config.artifacts).ok();
+    FindingRecord {
+        oracle: firing.oracle.to_string(),
+        severity: if firing.is_warning() {
+            Severity::Warning
+        } else {
+            Severity::Failure
+        },
+        signature: firing.signature.clone(),
+        description,
+        reproducer: path.map(|p| p.display().to_string()),
+        reproduced: shrunk.reproduced,
+        steps: shrunk.program.steps.len(),
+        repeat: shrunk.program.repeat,
+    }
+}
+
+/// The server's own ceiling through the same harness: pipelined pings, `depth` at a
+/// time, for `duration`. Returns (messages, elapsed).
+pub async fn ceiling(
+    target: &Target,
+    duration: Duration,
+    depth: usize,
+    timeout: Duration,
+) -> Result<(u64, Duration), OpenError> {
+    let conn = target.open().await?;
+    let session = conn.session.clone();
+    let started = Instant::now();
+    let mut messages = 0u64;
+    let mut alloc = IdAllocator::default();
+    while started.elapsed() < duration {
+        let mut bytes = Vec::new();
+        let mut pending = Vec::new();
+        for _ in 0..depth.max(1) {
+            let id = alloc.fresh_string();
+            pending.push(session.expect(&id, "ping"));
+            let mut line = serde_json::to_vec(&crate::session::request_message(&id, "ping", None))
+                .unwrap_or_default();
+            line.push(b'\n');
+            bytes.extend_from_slice(&line);
+        }
+        if session.send_raw(&bytes).await.is_err() {
+            break;
+        }
+        let mut ok = true;
+        for p in pending {
+            ok &= p.wait(timeout).await.is_ok();
+        }
+        if !ok {
+            break;
+        }
+        messages += depth as u64;
+    }
+    let elapsed = started.elapsed();
+    conn.kill();
+    Ok((messages, elapsed))
+}
+
+/// Parse durations like `60s`, `2m`, `500ms`, `1h`, `1m30s`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!("{text:?} is not a duration"))
+        };
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "{text:?} is not a duration; use e.g. 60s, 2m, 500ms, 1h"
+            ));
+        }
+        let value: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let secs = match unit {
+            "ms" => value / 1000.0,
+            "s" | "sec" | "secs" => value,
+            "m" | "min" | "mins" => value * 60.0,
+            "h" => value * 3600.0,
+            _ => {
+                return Err(format!(
+                    "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
+                ))
+            }
+        };
+        total += Duration::from_secs_f64(secs);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-3s").is_err());
+    }
+}

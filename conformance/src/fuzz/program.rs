@@ -1,0 +1,789 @@
+//! The concrete form of one fuzz input: the messages and how their bytes are cut into
+//! writes. This is exactly what a reproducer file stores, so a finding replays the
+//! same bytes in the same shape.
+//!
+//! Ids are renumbered on every execution (a long-lived server must never see an id
+//! twice), keeping their width so that split offsets keep pointing at the same bytes.
+
+use base64::Engine as _;
+use mcpspec_harness::Delivery;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Integer ids the fuzzer sends: ten digits, far from the small ids the session uses.
+pub const INT_ID_BASE: u64 = 1_000_000_000;
+/// Prefix of string ids; raw (non-JSON) payloads carry only these, so they can be
+/// renumbered by plain byte replacement.
+pub const STR_ID_PREFIX: &str = "fz-";
+const STR_ID_DIGITS: usize = 9;
+/// Marker put into string arguments: `<<TOKEN|payload>>`, TOKEN being the request id.
+pub const MARKER_OPEN: &str = "<<";
+pub const MARKER_SEP: char = '|';
+pub const MARKER_CLOSE: &str = ">>";
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One step: a message (JSON, or raw bytes) with its delivery, or closing stdin.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// A JSON message, written compactly followed by `\n`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// Raw bytes that are valid UTF-8, written exactly (newline included if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Raw bytes that are not valid UTF-8, base64-encoded, written exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    /// Close stdin (end of input for the server). Nothing is sent after it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub close_stdin: bool,
+    /// Byte offsets inside this step's bytes where a write ends and the next begins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<usize>,
+    /// Milliseconds to wait before each write of this step.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delay_ms: u64,
+    /// The first piece goes out in the same write as the previous step's last piece.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub coalesce: bool,
+    /// Before this step, wait until every request sent so far is answered.
+    #[serde(default, rename = "await", skip_serializing_if = "is_false")]
+    pub await_answers: bool,
+}
+
+impl Step {
+    pub fn json(value: Value) -> Self {
+        Step {
+            json: Some(value),
+            ..Step::default()
+        }
+    }
+
+    pub fn raw(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Step {
+                text: Some(text.to_string()),
+                ..Step::default()
+            },
+            Err(_) => Step {
+                base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                ..Step::default()
+            },
+        }
+    }
+
+    pub fn close() -> Self {
+        Step {
+            close_stdin: true,
+            ..Step::default()
+        }
+    }
+
+    /// Exactly one of json, text, base64 and close_stdin must be given.
+    pub fn check(&self) -> Result<(), String> {
+        let kinds = usize::from(self.json.is_some())
+            + usize::from(self.text.is_some())
+            + usize::from(self.base64.is_some())
+            + usize::from(self.close_stdin);
+        if kinds != 1 {
+            return Err(
+                "each step needs exactly one of \"json\", \"text\", \"base64\" or \"close_stdin\""
+                    .into(),
+            );
+        }
+        if let Some(b) = &self.base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|e| format!("a step's base64 does not decode: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The bytes this step writes (empty for close_stdin).
+    pub fn bytes(&self) -> Vec<u8> {
+        if let Some(v) = &self.json {
+            let mut line = serde_json::to_vec(v).unwrap_or_default();
+            line.push(b'\n');
+            return line;
+        }
+        if let Some(t) = &self.text {
+            return t.as_bytes().to_vec();
+        }
+        if let Some(b) = &self.base64 {
+            return base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .unwrap_or_default();
+        }
+        Vec::new()
+    }
+
+    /// Replace the payload with other raw bytes, keeping the delivery fields.
+    pub fn set_raw(&mut self, bytes: &[u8]) {
+        let fresh = Step::raw(bytes);
+        self.json = None;
+        self.text = fresh.text;
+        self.base64 = fresh.base64;
+    }
+
+    /// Short description for humans.
+    pub fn label(&self) -> String {
+        if self.close_stdin {
+            return "close stdin".into();
+        }
+        if let Some(v) = &self.json {
+            if let Some(m) = v.get("method").and_then(Value::as_str) {
+                return if v.get("id").is_some() {
+                    format!("request {m}")
+                } else {
+                    format!("notification {m}")
+                };
+            }
+            return "json message".into();
+        }
+        format!("{} raw bytes", self.bytes().len())
+    }
+}
+
+/// A sequence of steps, run `repeat` times in one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub steps: Vec<Step>,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub repeat: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl Program {
+    pub fn new(steps: Vec<Step>) -> Self {
+        Program { steps, repeat: 1 }
+    }
+
+    /// Messages (non-close steps) in the program.
+    pub fn message_count(&self) -> usize {
+        self.steps.iter().filter(|s| !s.close_stdin).count()
+    }
+}
+
+/// Hands out fresh ids of a fixed width, in the same type as the id they replace.
+#[derive(Debug, Default, Clone)]
+pub struct IdAllocator {
+    next: u64,
+}
+
+impl IdAllocator {
+    pub fn fresh_like(&mut self, old: &Value) -> Value {
+        let n = self.next;
+        self.next += 1;
+        if old.is_number() {
+            Value::from(INT_ID_BASE + n)
+        } else {
+            Value::String(str_id(n))
+        }
+    }
+
+    pub fn fresh_string(&mut self) -> Value {
+        self.fresh_like(&Value::Null)
+    }
+}
+
+pub fn str_id(n: u64) -> String {
+    format!("{STR_ID_PREFIX}{n:0width$}", width = STR_ID_DIGITS)
+}
+
+/// The marker token of an id: its digits, or the string itself.
+pub fn id_token(id: &Value) -> Option<String> {
+    match id {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Is this an id the fuzzer allocated (and so may renumber)?
+fn is_ours(id: &Value) -> bool {
+    match id {
+        Value::Number(n) => n.as_u64().is_some_and(|v| v >= INT_ID_BASE),
+        Value::String(s) => is_str_id(s),
+        _ => false,
+    }
+}
+
+fn is_str_id(s: &str) -> bool {
+    s.len() == STR_ID_PREFIX.len() + STR_ID_DIGITS
+        && s.starts_with(STR_ID_PREFIX)
+        && s[STR_ID_PREFIX.len()..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A request found in a prepared step.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub step: usize,
+    pub id: Value,
+    pub method: String,
+    /// A well-formed request on a clean line: the server must answer it exactly once.
+    pub demanded: bool,
+    /// Its line is at least this long; an error with id null also counts as its answer.
+    pub oversize: bool,
+    /// Cancelled by a notification in the same program: an answer is optional.
+    pub cancelled: bool,
+    /// Coarse description of its params, for recognising the same request shape.
+    pub shape: String,
+    /// Markers (token → payload) in its string arguments.
+    pub markers: Vec<(String, String)>,
+    /// The message itself (after renumbering), to send again as a probe.
+    pub message: Value,
+}
+
+/// Lines at least this long count as oversize (servers with a 64 KiB limit drop them).
+pub const OVERSIZE_LINE: usize = 64 * 1024;
+
+/// A program with fresh ids, ready to deliver.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub steps: Vec<Step>,
+    pub requests: Vec<RequestInfo>,
+    /// Every id that appears in a sent message (any type), as id keys.
+    pub ids_sent: Vec<String>,
+}
+
+/// Renumber every id the fuzzer owns (in ids, cancellation targets, markers and raw
+/// bytes) and work out which requests must be answered. Each step gets fresh ids of
+/// its own, so a step copied by a mutation never repeats an id.
+pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
+    // Latest new id per old id key: what a later cancellation refers to.
+    let mut latest: HashMap<String, Value> = HashMap::new();
+    let mut steps = Vec::with_capacity(program.steps.len());
+    for step in &program.steps {
+        let mut step = step.clone();
+        let mut local: HashMap<String, Value> = HashMap::new();
+        if let Some(v) = step.json.as_mut() {
+            remap_cancellation(v, &latest);
+            renumber_json(v, alloc, &mut local);
+            let tokens: HashMap<String, String> = local
+                .iter()
+                .filter_map(|(old, new)| Some((token_of_key(old)?, id_token(new)?)))
+                .collect();
+            retoken_strings(v, &tokens);
+        } else if !step.close_stdin {
+            let bytes = renumber_raw(&step.bytes(), alloc, &mut local);
+            step.set_raw(&bytes);
+        }
+        latest.extend(local);
+        steps.push(step);
+    }
+    let cancelled: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s.json.as_ref())
+        .filter(|v| v.get("method").and_then(Value::as_str) == Some("notifications/cancelled"))
+        .filter_map(|v| v.pointer("/params/requestId"))
+        .map(crate::session::id_key)
+        .collect();
+    let mut requests = Vec::new();
+    let mut ids_sent = Vec::new();
+    let mut clean_start = true;
+    let mut closed = false;
+    for (index, step) in steps.iter().enumerate() {
+        if step.close_stdin {
+            closed = true;
+            continue;
+        }
+        let bytes = step.bytes();
+        if let Some(v) = &step.json {
+            collect_ids(v, &mut ids_sent);
+            if let Some(req) = request_info(index, v, bytes.len(), clean_start && !closed) {
+                let cancelled_now = cancelled.contains(&crate::session::id_key(&req.id));
+                requests.push(RequestInfo {
+                    cancelled: cancelled_now,
+                    demanded: req.demanded && !cancelled_now,
+                    ..req
+                });
+            }
+        } else {
+            collect_raw_ids(&bytes, &mut ids_sent);
+        }
+        clean_start = bytes.last().map_or(clean_start, |b| *b == b'\n');
+    }
+    Prepared {
+        steps,
+        requests,
+        ids_sent,
+    }
+}
+
+/// Point a cancellation at the renumbered id of the request it names.
+fn remap_cancellation(v: &mut Value, latest: &HashMap<String, Value>) {
+    if v.get("method").and_then(Value::as_str) != Some("notifications/cancelled") {
+        return;
+    }
+    if let Some(target) = v.get_mut("params").and_then(|p| p.get_mut("requestId")) {
+        if let Some(new) = latest.get(&crate::session::id_key(target)) {
+            *target = new.clone();
+        }
+    }
+}
+
+fn token_of_key(key: &str) -> Option<String> {
+    serde_json::from_str::<Value>(key)
+        .ok()
+        .and_then(|v| id_token(&v))
+}
+
+fn fresh_for(old: &Value, alloc: &mut IdAllocator, map: &mut HashMap<String, Value>) -> Value {
+    let new = alloc.fresh_like(old);
+    map.insert(crate::session::id_key(old), new.clone());
+    new
+}
+
+fn renumber_json(v: &mut Value, alloc: &mut IdAllocator, map: &mut HashMap<String, Value>) {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                renumber_json(item, alloc, map);
+            }
+        }
+        Value::Object(obj) => {
+            if let Some(id) = obj.get_mut("id") {
+                if is_ours(id) {
+                    *id = fresh_for(id, alloc, map);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replace every `"fz-NNNNNNNNN"` token in raw bytes with a fresh one (same width).
+fn renumber_raw(
+    bytes: &[u8],
+    alloc: &mut IdAllocator,
+    map: &mut HashMap<String, Value>,
+) -> Vec<u8> {
+    let width = STR_ID_PREFIX.len() + STR_ID_DIGITS;
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    while i + width <= out.len() {
+        let candidate = &out[i..i + width];
+        let matches = std::str::from_utf8(candidate).is_ok_and(is_str_id);
+        if matches {
+            let old = Value::String(String::from_utf8_lossy(candidate).into_owned());
+            let key = crate::session::id_key(&old);
+            let new = match map.get(&key) {
+                Some(v) => v.clone(),
+                None => fresh_for(&old, alloc, map),
+            };
+            if let Some(s) = new.as_str() {
+                out[i..i + width].copy_from_slice(s.as_bytes());
+            }
+            i += width;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn retoken_strings(v: &mut Value, tokens: &HashMap<String, String>) {
+    match v {
+        Value::String(s) if s.contains(MARKER_OPEN) => {
+            let mut text = s.clone();
+            for (old, new) in tokens {
+                text = text.replace(
+                    &format!("{MARKER_OPEN}{old}{MARKER_SEP}"),
+                    &format!("{MARKER_OPEN}{new}{MARKER_SEP}"),
+                );
+            }
+            *s = text;
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| retoken_strings(i, tokens)),
+        Value::Object(obj) => obj.values_mut().for_each(|i| retoken_strings(i, tokens)),
+        _ => {}
+    }
+}
+
+fn collect_ids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| collect_ids(i, out)),
+        Value::Object(obj) => {
+            if let Some(id) = obj.get("id") {
+                out.push(crate::session::id_key(id));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_raw_ids(bytes: &[u8], out: &mut Vec<String>) {
+    let width = STR_ID_PREFIX.len() + STR_ID_DIGITS;
+    for window in bytes.windows(width) {
+        if let Ok(s) = std::str::from_utf8(window) {
+            if is_str_id(s) {
+                out.push(crate::session::id_key(&Value::String(s.to_string())));
+            }
+        }
+    }
+}
+
+fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Option<RequestInfo> {
+    let obj = v.as_object()?;
+    let method = obj.get("method")?.as_str()?.to_string();
+    let id = obj.get("id")?.clone();
+    let well_formed = obj.get("jsonrpc") == Some(&Value::String("2.0".into()))
+        && (id.is_string() || id.as_i64().is_some() || id.as_u64().is_some())
+        && obj.get("params").is_none_or(Value::is_object)
+        && !obj.contains_key("result")
+        && !obj.contains_key("error");
+    let mut markers = Vec::new();
+    if let Some(params) = obj.get("params") {
+        collect_markers(params, &mut markers);
+    }
+    Some(RequestInfo {
+        step,
+        demanded: well_formed && clean_line,
+        oversize: line_len >= OVERSIZE_LINE,
+        cancelled: false,
+        shape: shape_of(&method, obj.get("params"), line_len),
+        markers,
+        method,
+        id,
+        message: v.clone(),
+    })
+}
+
+/// `method` plus the type class of every leaf of params, e.g.
+/// `completion/complete argument.value:str0 ref.type:str`. Oversize lines are one class.
+pub fn shape_of(method: &str, params: Option<&Value>, line_len: usize) -> String {
+    if line_len >= OVERSIZE_LINE {
+        return format!("{method} oversize");
+    }
+    let mut leaves = Vec::new();
+    if let Some(p) = params {
+        leaf_classes(p, String::new(), 0, &mut leaves);
+    }
+    leaves.sort();
+    leaves.dedup();
+    leaves.truncate(24);
+    if leaves.is_empty() {
+        method.to_string()
+    } else {
+        format!("{method} {}", leaves.join(" "))
+    }
+}
+
+fn leaf_classes(v: &Value, path: String, depth: usize, out: &mut Vec<String>) {
+    if depth > 6 {
+        return;
+    }
+    let class = match v {
+        Value::Object(obj) => {
+            for (k, child) in obj {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                leaf_classes(child, p, depth + 1, out);
+            }
+            if !obj.is_empty() {
+                return;
+            }
+            "obj0"
+        }
+        Value::Array(items) if items.is_empty() => "arr0",
+        Value::Array(_) => "arr",
+        Value::String(s) if s.is_empty() => "str0",
+        Value::String(_) => "str",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    };
+    out.push(format!("{path}:{class}"));
+}
+
+/// Every `<<TOKEN|payload>>` in the strings of `v`.
+pub fn collect_markers(v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) => out.extend(markers_in(s)),
+        Value::Array(items) => items.iter().for_each(|i| collect_markers(i, out)),
+        Value::Object(obj) => obj.values().for_each(|i| collect_markers(i, out)),
+        _ => {}
+    }
+}
+
+/// Markers in one string; a marker whose closing `>>` is missing is ignored.
+pub fn markers_in(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(MARKER_OPEN) {
+        rest = &rest[start + MARKER_OPEN.len()..];
+        let Some(sep) = rest.find(MARKER_SEP) else {
+            break;
+        };
+        let token = &rest[..sep];
+        if token.is_empty() || token.len() > 40 || token.contains(MARKER_OPEN) {
+            continue;
+        }
+        let after = &rest[sep + MARKER_SEP.len_utf8()..];
+        let Some(end) = after.find(MARKER_CLOSE) else {
+            break;
+        };
+        out.push((token.to_string(), after[..end].to_string()));
+        rest = &after[end + MARKER_CLOSE.len()..];
+    }
+    out
+}
+
+/// A unit of delivery: writes (optionally after waiting for answers), or closing stdin.
+#[derive(Debug, Clone)]
+pub enum Segment {
+    Write {
+        await_answers: bool,
+        delivery: Delivery,
+        /// Indices of the steps whose bytes this write group carries.
+        steps: Vec<usize>,
+    },
+    Close,
+}
+
+/// Cut the steps into deliveries: pieces at the split offsets, delays before pieces,
+/// coalesced steps sharing a write, a new segment at every await and at close.
+pub fn segments(steps: &[Step]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut pieces: Vec<(Duration, Vec<u8>)> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    let flush = |pieces: &mut Vec<(Duration, Vec<u8>)>,
+                 members: &mut Vec<usize>,
+                 out: &mut Vec<Segment>| {
+        if pieces.is_empty() {
+            return;
+        }
+        let mut delivery = Delivery::default();
+        for (delay, bytes) in pieces.drain(..) {
+            delivery = delivery.then(delay, Delivery::whole(bytes));
+        }
+        out.push(Segment::Write {
+            await_answers: false,
+            delivery,
+            steps: std::mem::take(members),
+        });
+    };
+    for (index, step) in steps.iter().enumerate() {
+        if step.close_stdin {
+            flush(&mut pieces, &mut members, &mut out);
+            out.push(Segment::Close);
+            break;
+        }
+        if step.await_answers {
+            flush(&mut pieces, &mut members, &mut out);
+        }
+        let bytes = step.bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        let delay = Duration::from_millis(step.delay_ms.min(1000));
+        let mut cuts: Vec<usize> = step
+            .split
+            .iter()
+            .copied()
+            .filter(|&c| c > 0 && c < bytes.len())
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut start = 0;
+        for (n, end) in cuts
+            .into_iter()
+            .chain(std::iter::once(bytes.len()))
+            .enumerate()
+        {
+            let piece = bytes[start..end].to_vec();
+            start = end;
+            match pieces.last_mut() {
+                Some((_, last)) if n == 0 && step.coalesce => last.extend_from_slice(&piece),
+                _ => pieces.push((delay, piece)),
+            }
+        }
+        members.push(index);
+    }
+    flush(&mut pieces, &mut members, &mut out);
+    recompute_awaits(steps, &mut out);
+    out
+}
+
+/// A segment waits when its first step asked to.
+fn recompute_awaits(steps: &[Step], segments: &mut [Segment]) {
+    for seg in segments {
+        if let Segment::Write {
+            await_answers,
+            steps: members,
+            ..
+        } = seg
+        {
+            *await_answers = members
+                .first()
+                .and_then(|&i| steps.get(i))
+                .is_some_and(|s| s.await_answers);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ping(id: Value) -> Step {
+        Step::json(json!({"jsonrpc":"2.0","id":id,"method":"ping"}))
+    }
+
+    #[test]
+    fn step_round_trips_through_json() {
+        let mut s = ping(json!(INT_ID_BASE));
+        s.split = vec![3, 9];
+        s.delay_ms = 5;
+        s.await_answers = true;
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains("\"await\":true"), "{text}");
+        let back: Step = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        let raw = Step::raw(b"\xff\xfe{\n");
+        assert!(raw.base64.is_some());
+        assert_eq!(raw.bytes(), b"\xff\xfe{\n");
+        assert!(Step::raw(b"abc").text.is_some());
+        assert!(Step::default().check().is_err());
+        assert!(Step::close().check().is_ok());
+    }
+
+    #[test]
+    fn renumbering_keeps_width_and_references() {
+        let program = Program::new(vec![
+            Step::json(
+                json!({"jsonrpc":"2.0","id":"fz-000000000","method":"tools/call",
+                "params":{"name":"echo","arguments":{"text":"<<fz-000000000|é>>"}}}),
+            ),
+            Step::json(json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+                "params":{"requestId":"fz-000000000"}})),
+            Step::json(json!({"jsonrpc":"2.0","id":INT_ID_BASE,"method":"ping"})),
+            Step::raw(b"{\"jsonrpc\":\"2.0\",\"id\":\"fz-000000007\",\"method\":\"ping\"}\r\n"),
+        ]);
+        let mut alloc = IdAllocator { next: 41 };
+        let p = prepare(&program, &mut alloc);
+        let first = p.steps[0].json.as_ref().unwrap();
+        assert_eq!(first["id"], json!("fz-000000041"));
+        assert_eq!(
+            first["params"]["arguments"]["text"],
+            json!("<<fz-000000041|é>>")
+        );
+        assert_eq!(
+            p.steps[1].json.as_ref().unwrap()["params"]["requestId"],
+            json!("fz-000000041")
+        );
+        assert_eq!(
+            p.steps[2].json.as_ref().unwrap()["id"],
+            json!(INT_ID_BASE + 42)
+        );
+        assert_eq!(
+            p.steps[3].bytes(),
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"fz-000000043\",\"method\":\"ping\"}\r\n"
+        );
+        for (a, b) in program.steps.iter().zip(&p.steps) {
+            assert_eq!(a.bytes().len(), b.bytes().len());
+        }
+        // The cancelled call need not be answered; the ping must be.
+        assert_eq!(p.requests.len(), 2);
+        assert!(p.requests[0].cancelled && !p.requests[0].demanded);
+        assert_eq!(
+            p.requests[0].markers,
+            vec![("fz-000000041".into(), "é".into())]
+        );
+        assert!(p.requests[1].demanded);
+        assert_eq!(p.ids_sent.len(), 3);
+    }
+
+    #[test]
+    fn a_request_after_an_unterminated_line_is_not_demanded() {
+        let program = Program::new(vec![
+            Step::raw(b"garbage"),
+            ping(json!(INT_ID_BASE)),
+            ping(json!(INT_ID_BASE + 1)),
+            Step::json(json!({"jsonrpc":"2.0","id":INT_ID_BASE + 2,"method":"ping","params":[]})),
+        ]);
+        let p = prepare(&program, &mut IdAllocator::default());
+        let demanded: Vec<bool> = p.requests.iter().map(|r| r.demanded).collect();
+        assert_eq!(demanded, vec![false, true, false]);
+    }
+
+    #[test]
+    fn segments_cut_coalesce_and_await() {
+        let mut a = ping(json!(INT_ID_BASE));
+        a.split = vec![5];
+        a.delay_ms = 3;
+        let mut b = ping(json!(INT_ID_BASE + 1));
+        b.coalesce = true;
+        let mut c = ping(json!(INT_ID_BASE + 2));
+        c.await_answers = true;
+        let segs = segments(&[
+            a.clone(),
+            b.clone(),
+            c.clone(),
+            Step::close(),
+            ping(json!(1)),
+        ]);
+        assert_eq!(segs.len(), 3);
+        match &segs[0] {
+            Segment::Write {
+                await_answers,
+                delivery,
+                steps,
+            } => {
+                assert!(!await_answers);
+                assert_eq!(steps, &vec![0, 1]);
+                let pieces = delivery.pieces();
+                assert_eq!(pieces.len(), 2);
+                assert_eq!(pieces[0].bytes.len(), 5);
+                assert_eq!(pieces[0].delay_before, Duration::from_millis(3));
+                // b's bytes ride in a's last write.
+                assert_eq!(pieces[1].bytes.len(), a.bytes().len() - 5 + b.bytes().len());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&segs[1], Segment::Write { await_answers: true, steps, .. } if steps == &vec![2])
+        );
+        assert!(matches!(segs[2], Segment::Close));
+    }
+
+    #[test]
+    fn markers_are_found_and_shapes_are_coarse() {
+        assert_eq!(
+            markers_in("x <<7|ab>> y <<fz-1|c>>"),
+            vec![("7".into(), "ab".into()), ("fz-1".into(), "c".into())]
+        );
+        assert!(markers_in("<<7|unterminated").is_empty());
+        assert_eq!(
+            shape_of(
+                "completion/complete",
+                Some(&json!({"argument":{"name":"n","value":""},"ref":{"type":"x"}})),
+                10
+            ),
+            "completion/complete argument.name:str argument.value:str0 ref.type:str"
+        );
+        assert_eq!(shape_of("ping", None, OVERSIZE_LINE), "ping oversize");
+    }
+}
