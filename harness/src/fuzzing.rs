@@ -1,7 +1,9 @@
 //! Properties checked by the fuzz targets, kept here so that stable `cargo test` can
 //! replay every corpus input through exactly the same code (the targets are shims).
 
+use crate::http::{ResponseDecoder, ResponseItem, ResponseLimits, RESPONSE_EVIDENCE_BYTES};
 use crate::ndjson::{Frame, NdjsonDecoder, EVIDENCE_BYTES};
+use crate::sse::{SseDecoder, SseItem, SseLimits, SSE_EVIDENCE_BYTES};
 
 /// Bytes from the server plus the chunk boundaries they arrive in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,209 @@ pub fn ndjson_decoder(input: &NdjsonInput) {
         match frame {
             Frame::Message { raw, .. } => assert!(raw.len() <= max_line),
             Frame::Invalid { raw, .. } => assert!(raw.len() <= EVIDENCE_BYTES.max(max_line)),
+        }
+    }
+}
+
+/// Input of the SSE and HTTP response targets: two bounds, chunk boundaries, bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkedInput {
+    /// Two bounds, kept small so the over-limit paths are exercised: line and event
+    /// bytes for SSE, head and body bytes for HTTP responses.
+    pub bounds: [u16; 2],
+    /// Chunk lengths; the remainder arrives as a last chunk.
+    pub chunks: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+impl ChunkedInput {
+    /// Read a fuzz input: two 2-byte big-endian bounds, a count byte, that many chunk
+    /// lengths, then the payload. Seeds start with `\x01\x00\x04\x00\x00` (bounds
+    /// 256 and 1024, no chunks) followed by the stream verbatim.
+    pub fn from_bytes(data: &[u8]) -> Self {
+        let bound = |i: usize| match data.get(i..i + 2) {
+            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+            _ => 1024,
+        };
+        let count = data.get(4).copied().unwrap_or(0) as usize;
+        let chunks_end = (5 + count).min(data.len());
+        ChunkedInput {
+            bounds: [bound(0), bound(2)],
+            chunks: data.get(5..chunks_end).unwrap_or_default().to_vec(),
+            bytes: data.get(chunks_end..).unwrap_or_default().to_vec(),
+        }
+    }
+
+    /// The inverse of [`from_bytes`](Self::from_bytes), for writing seeds.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.bounds[0].to_be_bytes().to_vec();
+        out.extend_from_slice(&self.bounds[1].to_be_bytes());
+        let count = self.chunks.len().min(255);
+        out.push(count as u8);
+        out.extend_from_slice(&self.chunks[..count]);
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+
+    /// The payload cut as the input says.
+    fn pieces(&self) -> Vec<&[u8]> {
+        let mut pieces = Vec::new();
+        let mut rest = &self.bytes[..];
+        for &len in &self.chunks {
+            let take = usize::from(len).min(rest.len());
+            pieces.push(&rest[..take]);
+            rest = &rest[take..];
+        }
+        pieces.push(rest);
+        pieces
+    }
+}
+
+/// Inputs up to this size are also decoded one byte at a time: the harshest chunking.
+const BYTEWISE_MAX: usize = 4096;
+
+/// The SSE decoder never panics, respects its bounds, and yields the same items
+/// whether the bytes come whole, in the input's chunks, or one at a time.
+pub fn sse_decoder(data: &[u8]) {
+    let input = ChunkedInput::from_bytes(data);
+    let limits = SseLimits {
+        max_line: usize::from(input.bounds[0]).max(1),
+        max_event: usize::from(input.bounds[1]).max(1),
+        max_remembered_ids: 4096,
+    };
+    let run = |pieces: &[&[u8]]| {
+        let mut decoder = SseDecoder::new(limits);
+        let mut items = Vec::new();
+        for piece in pieces {
+            decoder.push(piece, &mut items);
+        }
+        decoder.finish(&mut items);
+        items
+    };
+    let whole = run(&[&input.bytes]);
+    assert_eq!(
+        whole,
+        run(&input.pieces()),
+        "chunking changed the SSE items"
+    );
+    if input.bytes.len() <= BYTEWISE_MAX {
+        let bytewise: Vec<&[u8]> = input.bytes.chunks(1).collect();
+        assert_eq!(
+            whole,
+            run(&bytewise),
+            "byte-wise delivery changed the SSE items"
+        );
+    }
+    let mut last_line = 0;
+    for (i, item) in whole.iter().enumerate() {
+        let line = match item {
+            SseItem::Event(e) => {
+                assert!(e.data.len() <= limits.max_event, "event over its bound");
+                None
+            }
+            SseItem::LineTooLong { line, evidence, .. } => {
+                assert!(evidence.len() <= SSE_EVIDENCE_BYTES);
+                Some(*line)
+            }
+            SseItem::UnterminatedEventAtEof { data, .. } => {
+                assert_eq!(i, whole.len() - 1, "end-of-stream report is not last");
+                assert!(data.len() <= SSE_EVIDENCE_BYTES);
+                None
+            }
+            SseItem::EventTooLarge { line, .. }
+            | SseItem::InvalidUtf8 { line, .. }
+            | SseItem::DuplicateEventId { line, .. } => Some(*line),
+            SseItem::Retry(_) => None,
+        };
+        if let Some(line) = line {
+            assert!(line >= last_line, "problems out of line order");
+            last_line = line;
+        }
+    }
+}
+
+/// Consecutive body items merged: how a body is split is the one thing chunking may
+/// change.
+fn merge_bodies(items: Vec<ResponseItem>) -> Vec<ResponseItem> {
+    let mut merged: Vec<ResponseItem> = Vec::with_capacity(items.len());
+    for item in items {
+        match (merged.last_mut(), item) {
+            (Some(ResponseItem::Body(acc)), ResponseItem::Body(more)) => acc.extend(more),
+            (_, item) => merged.push(item),
+        }
+    }
+    merged
+}
+
+/// The HTTP response parser never panics, respects its bounds, stops at its first
+/// error, and yields the same heads, bodies and errors however the bytes are chunked.
+pub fn http_response_decoder(data: &[u8]) {
+    let input = ChunkedInput::from_bytes(data);
+    let limits = ResponseLimits {
+        max_head: usize::from(input.bounds[0]).max(1),
+        max_headers: 16,
+        max_body: u64::from(input.bounds[1]),
+        max_chunk_line: 64,
+        max_trailers: 128,
+    };
+    let run = |pieces: &[&[u8]]| {
+        let mut decoder = ResponseDecoder::new(limits);
+        let mut items = Vec::new();
+        for piece in pieces {
+            decoder.push(piece, &mut items);
+        }
+        decoder.finish(&mut items);
+        assert!(
+            items
+                .iter()
+                .all(|i| !matches!(i, ResponseItem::Body(b) if b.is_empty())),
+            "empty body item"
+        );
+        merge_bodies(items)
+    };
+    let whole = run(&[&input.bytes]);
+    assert_eq!(
+        whole,
+        run(&input.pieces()),
+        "chunking changed the responses"
+    );
+    if input.bytes.len() <= BYTEWISE_MAX {
+        let bytewise: Vec<&[u8]> = input.bytes.chunks(1).collect();
+        assert_eq!(
+            whole,
+            run(&bytewise),
+            "byte-wise delivery changed the responses"
+        );
+    }
+    let mut in_body = false;
+    for (i, item) in whole.iter().enumerate() {
+        match item {
+            ResponseItem::Head(head) => {
+                assert!(!in_body, "a head inside a body");
+                assert!(head.headers.len() <= limits.max_headers);
+                in_body = !head.is_interim();
+            }
+            ResponseItem::Body(body) => {
+                assert!(in_body, "body bytes outside a response");
+                assert!(body.len() as u64 <= limits.max_body, "body over its bound");
+            }
+            ResponseItem::End { trailers } => {
+                assert!(in_body, "end without a head");
+                assert!(trailers.len() <= limits.max_trailers);
+                in_body = false;
+            }
+            ResponseItem::Error(e) => {
+                assert_eq!(i, whole.len() - 1, "items after an error");
+                assert!(e.at <= input.bytes.len() as u64, "error beyond the input");
+                use crate::http::FramingErrorKind::*;
+                if let MalformedStatusLine { line }
+                | MalformedHeader { line, .. }
+                | ObsoleteLineFolding { line }
+                | InvalidChunkSize { line } = &e.kind
+                {
+                    assert!(line.len() <= RESPONSE_EVIDENCE_BYTES);
+                }
+            }
         }
     }
 }

@@ -5,14 +5,23 @@
 
 pub mod delivery;
 pub mod fuzzing;
+pub mod http;
 pub mod ndjson;
 pub mod process;
+pub mod sse;
 pub mod transcript;
 
 pub use delivery::{Delivery, Piece};
+pub use http::{
+    free_loopback_port, wait_until_listening, BodyFraming, BodyStream, FramingError,
+    FramingErrorKind, Headers, HttpClient, HttpError, HttpOptions, HttpRequest, HttpResponse,
+    HttpVersion, NotListening, RawError, RawEvent, RawHttp, RawOptions, RawResponse,
+    ResponseDecoder, ResponseHead, ResponseItem, ResponseLimits,
+};
 pub use ndjson::{Frame, FrameError, NdjsonDecoder};
 pub use process::{
     kill_all_children, CommandSpec, ExitInfo, FrameReader, ProcessControl, ProcessOptions, Recv,
     ServerProcess, Shutdown, ShutdownStep, SpawnError, StdinWriter, StdoutEvent,
 };
+pub use sse::{SseDecoder, SseEvent, SseItem, SseLimits};
 pub use transcript::{escape_bytes, BoundedCapture, Direction, Transcript};
