@@ -413,10 +413,9 @@ async fn one_message_per_line(ctx: &mut Ctx) -> CaseResult {
         .map(|r| format!("process {}: {}", r.session, r.inbound.describe()))
         .collect();
     if broken.is_empty() {
-        return Ok(Verdict::pass(format!(
-            "all {} unit(s) of stdout output of the run were single-line messages or judged elsewhere",
-            records.len()
-        )));
+        return Ok(Verdict::pass(
+            "every unit of stdout output of the run was a single-line message or judged elsewhere",
+        ));
     }
     Err(Verdict::violation(format!(
         "{} stdout line(s) did not hold exactly one JSON message",
@@ -599,10 +598,9 @@ async fn stdout_only_messages(ctx: &mut Ctx) -> CaseResult {
         .expected("no empty lines")
         .actual(format!("{blank} empty line(s)")));
     }
-    Ok(Verdict::pass(format!(
-        "all {} unit(s) of stdout output of the run were JSON-RPC messages",
-        records.len()
-    )))
+    Ok(Verdict::pass(
+        "every unit of stdout output of the run was a JSON-RPC message",
+    ))
 }
 
 async fn silent_before_input(ctx: &mut Ctx) -> CaseResult {
@@ -654,10 +652,9 @@ async fn utf8_output(ctx: &mut Ctx) -> CaseResult {
         .map(|r| format!("process {}: {}", r.session, r.inbound.describe()))
         .collect();
     if bad.is_empty() {
-        return Ok(Verdict::pass(format!(
-            "all {} unit(s) of stdout output of the run were valid UTF-8",
-            records.len()
-        )));
+        return Ok(Verdict::pass(
+            "every unit of stdout output of the run was valid UTF-8",
+        ));
     }
     Err(
         Verdict::violation(format!("{} stdout line(s) were not valid UTF-8", bad.len()))
