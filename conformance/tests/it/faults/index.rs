@@ -7,7 +7,7 @@ use mcpspec::spec::Revision;
 const LATEST: Revision = Revision::V2025_11_25;
 const PIPELINED: &[&str] = &["basic/pipelined-requests"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     // The handshake uses a string id, so only the integer ids of the case are altered.
     FaultExpectation {
         fault: "id-as-string",

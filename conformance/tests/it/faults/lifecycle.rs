@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const LATEST: Revision = Revision::V2025_11_25;
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "no-server-info",
         revision: LATEST,

@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const ONLY: &[&str] = &["server/utilities/logging/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "setlevel-rejects-some",
         revision: Revision::LATEST_SESSION,

@@ -12,3 +12,76 @@ mod resources;
 mod schema;
 mod stdio;
 mod tools;
+
+use crate::common::FaultExpectation;
+use mcpspec::fixture::Fault;
+
+/// Faults proven elsewhere, each with where and why.
+const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "pretty-print",
+        "stdio.rs runs its raw case directly: it breaks every handshake",
+    ),
+    (
+        "block-buffered",
+        "stdio.rs runs its raw case directly: it breaks every handshake",
+    ),
+    (
+        "crash-on-malformed",
+        "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)",
+    ),
+    (
+        "stop-reading-after-malformed",
+        "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)",
+    ),
+    ("never-answer", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
+    ("memory-leak", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
+    (
+        "fixed-version",
+        "indistinguishable from a conformant server that supports only 2024-11-05",
+    ),
+];
+
+fn all_expectations() -> Vec<&'static FaultExpectation> {
+    [
+        completion::EXPECTATIONS,
+        index::EXPECTATIONS,
+        lifecycle::EXPECTATIONS,
+        logging::EXPECTATIONS,
+        pagination::EXPECTATIONS,
+        ping::EXPECTATIONS,
+        prompts::EXPECTATIONS,
+        resources::EXPECTATIONS,
+        schema::EXPECTATIONS,
+        stdio::EXPECTATIONS,
+        tools::EXPECTATIONS,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every deliberate fault of the fixture is caught by some case (or, where noted, by
+/// the fuzzer): a fault nobody detects is a hole in the suite.
+#[test]
+fn every_fixture_fault_is_proven() {
+    let expected: Vec<&str> = all_expectations().iter().map(|e| e.fault).collect();
+    let unproven: Vec<&str> = Fault::ALL
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| !expected.contains(name))
+        .filter(|name| !PROVEN_ELSEWHERE.iter().any(|(n, _)| n == name))
+        .collect();
+    assert!(
+        unproven.is_empty(),
+        "faults no case is proven against: {unproven:?}"
+    );
+    for e in all_expectations() {
+        assert!(
+            Fault::from_name(e.fault).is_some(),
+            "unknown fault {}",
+            e.fault
+        );
+        assert!(!e.outcomes.is_empty(), "fault {} expects nothing", e.fault);
+    }
+}

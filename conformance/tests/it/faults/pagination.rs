@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const ONLY: &[&str] = &["server/utilities/pagination/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "numeric-cursor",
         revision: Revision::V2025_11_25,

@@ -7,7 +7,7 @@ use mcpspec::spec::Revision;
 const LATEST: Revision = Revision::V2025_11_25;
 const PING: &[&str] = &["basic/utilities/ping/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "null-result",
         revision: LATEST,

@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const ONLY: &[&str] = &["server/prompts/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "unknown-prompt-ok",
         revision: Revision::LATEST_SESSION,

@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const ONLY: &[&str] = &["server/resources/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "resource-missing-uri",
         revision: Revision::LATEST_SESSION,

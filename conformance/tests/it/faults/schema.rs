@@ -2,7 +2,7 @@ use crate::common::{assert_faults, schema_dir, FaultExpectation};
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
 
-const EXPECTATIONS: &[FaultExpectation] = &[FaultExpectation {
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[FaultExpectation {
     fault: "no-server-info",
     revision: Revision::V2025_11_25,
     only: &["basic/messages-match-schema"],

@@ -12,7 +12,7 @@ use std::time::Duration;
 const LATEST: Revision = Revision::V2025_11_25;
 const STDIO: &str = "basic/transports/stdio/";
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "read-per-chunk",
         revision: LATEST,

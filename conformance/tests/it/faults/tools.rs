@@ -4,7 +4,7 @@ use mcpspec::spec::Revision;
 
 const ONLY: &[&str] = &["server/tools/"];
 
-const EXPECTATIONS: &[FaultExpectation] = &[
+pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
     FaultExpectation {
         fault: "input-schema-no-type",
         revision: Revision::V2025_11_25,
