@@ -7,11 +7,14 @@
 
 use crate::traffic::{Inbound, TrafficLog};
 use mcpspec_harness::{
-    CommandSpec, Delivery, ExitInfo, Frame, FrameReader, ProcessControl, ProcessOptions,
-    ServerProcess, SpawnError, StdinWriter, StdoutEvent,
+    escape_bytes, CommandSpec, Delivery, ExitInfo, Frame, FrameError, FrameReader, HttpClient,
+    HttpError, HttpOptions, HttpRequest, ProcessControl, ProcessOptions, RawHttp, RawOptions,
+    ServerProcess, SpawnError, SseDecoder, SseItem, SseLimits, StdinWriter, StdoutEvent,
+    Transcript,
 };
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,6 +72,9 @@ pub enum RequestError {
     Closed(Option<ExitInfo>),
     #[error("could not write to the server: {0}")]
     Write(String),
+    /// Over HTTP: the POST's HTTP response ended without the JSON-RPC response.
+    #[error("the HTTP response carried no answer: {0}")]
+    Http(String),
 }
 
 /// Canonical key for an id: `1` and `"1"` differ, as they must.
@@ -124,10 +130,124 @@ struct EventLog {
     closed: Option<Instant>,
 }
 
+/// How messages reach the server.
+enum Link {
+    Stdio(tokio::sync::Mutex<StdinWriter>),
+    Http(Box<HttpLink>),
+}
+
+/// One Streamable HTTP session: every client message is its own POST.
+struct HttpLink {
+    client: HttpClient,
+    endpoint: HttpTarget,
+    session_id: Mutex<Option<String>>,
+    /// Sent as `MCP-Protocol-Version` once negotiated (2025-06-18 and later).
+    protocol_version: Mutex<Option<String>>,
+    /// Response readers still running; aborted when the session goes away.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// How long a response body (an SSE stream) may keep delivering.
+    stream_timeout: Duration,
+}
+
+/// Where an HTTP endpoint is, split for the raw path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTarget {
+    pub url: String,
+    /// `host:port` as written in the URL (the `Host` header).
+    pub authority: String,
+    /// Path and query (the request target).
+    pub path: String,
+    pub addr: SocketAddr,
+}
+
+impl HttpTarget {
+    /// Parse `http://host:port/path`. TLS is not supported; the host must resolve.
+    pub fn parse(url: &str) -> Result<HttpTarget, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("'{url}' is not an http:// URL"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("'{url}' has no usable host"));
+        }
+        let with_port = if authority.starts_with('[') {
+            if authority.contains("]:") {
+                authority.to_string()
+            } else {
+                format!("{authority}:80")
+            }
+        } else if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve '{authority}': {e}"))?
+            .next()
+            .ok_or_else(|| format!("'{authority}' resolves to no address"))?;
+        Ok(HttpTarget {
+            url: url.to_string(),
+            authority: authority.to_string(),
+            path,
+            addr,
+        })
+    }
+}
+
+/// What one POST carried, to know which waiters its response must satisfy.
+#[derive(Debug, Clone, Default)]
+struct PostInfo {
+    /// Ids of the requests in the body.
+    ids: Vec<Value>,
+    initialize: bool,
+    /// Methods for the transcript.
+    label: String,
+}
+
+impl PostInfo {
+    fn of(message: &Value) -> PostInfo {
+        let items: Vec<&Value> = match message {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut info = PostInfo::default();
+        let mut labels = Vec::new();
+        for item in items {
+            let method = item.get("method").and_then(Value::as_str);
+            match (method, item.get("id")) {
+                (Some(m), Some(id)) => {
+                    info.ids.push(id.clone());
+                    info.initialize |= m == "initialize";
+                    labels.push(m.to_string());
+                }
+                (Some(m), None) => labels.push(m.to_string()),
+                (None, _) => labels.push("response".to_string()),
+            }
+        }
+        info.label = labels.join(", ");
+        info
+    }
+
+    fn of_bytes(bytes: &[u8]) -> PostInfo {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => PostInfo::of(&v),
+            Err(_) => PostInfo {
+                label: "raw bytes".into(),
+                ..PostInfo::default()
+            },
+        }
+    }
+}
+
 struct Shared {
     control: ProcessControl,
-    writer: tokio::sync::Mutex<StdinWriter>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Response>>>,
+    link: Link,
+    pending: Mutex<HashMap<String, oneshot::Sender<Result<Response, RequestError>>>>,
     /// id key → method of every request this session sent, for attribution.
     methods: Mutex<HashMap<String, String>>,
     events: Mutex<EventLog>,
@@ -146,11 +266,22 @@ pub struct Session {
     _dispatcher: Arc<AbortOnDrop>,
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Ends the session's background tasks when the last handle goes away.
+struct AbortOnDrop {
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(d) = &self.dispatcher {
+            d.abort();
+        }
+        if let Link::Http(link) = &self.shared.link {
+            for task in lock(&link.tasks).drain(..) {
+                task.abort();
+            }
+        }
     }
 }
 
@@ -196,7 +327,7 @@ impl Session {
         let session_no = traffic.next_session_no();
         let shared = Arc::new(Shared {
             control,
-            writer: tokio::sync::Mutex::new(writer),
+            link: Link::Stdio(tokio::sync::Mutex::new(writer)),
             pending: Mutex::new(HashMap::new()),
             methods: Mutex::new(HashMap::new()),
             events: Mutex::new(EventLog::default()),
@@ -208,9 +339,66 @@ impl Session {
         });
         let dispatcher = tokio::spawn(dispatch(shared.clone(), reader));
         Ok(Session {
+            _dispatcher: Arc::new(AbortOnDrop {
+                dispatcher: Some(dispatcher),
+                shared: shared.clone(),
+            }),
             shared,
-            _dispatcher: Arc::new(AbortOnDrop(dispatcher)),
         })
+    }
+
+    /// A Streamable HTTP session with the endpoint at `url`; nothing is sent yet. There
+    /// is no process behind it (`control()` is detached); the transcript records the
+    /// HTTP traffic of this session.
+    pub fn connect_http(
+        url: &str,
+        options: HttpOptions,
+        traffic: TrafficLog,
+    ) -> Result<Session, HttpError> {
+        let endpoint = HttpTarget::parse(url).map_err(HttpError::InvalidRequest)?;
+        let transcript = Transcript::new(options.transcript_limit);
+        transcript.note(&format!("HTTP session with {url}"));
+        let client = HttpClient::new(url, options)?.with_transcript(transcript.clone());
+        let session_no = traffic.next_session_no();
+        let shared = Arc::new(Shared {
+            control: ProcessControl::detached(transcript),
+            link: Link::Http(Box::new(HttpLink {
+                client,
+                endpoint,
+                session_id: Mutex::new(None),
+                protocol_version: Mutex::new(None),
+                tasks: Mutex::new(Vec::new()),
+                stream_timeout: Duration::from_secs(600),
+            })),
+            pending: Mutex::new(HashMap::new()),
+            methods: Mutex::new(HashMap::new()),
+            events: Mutex::new(EventLog::default()),
+            arrived: Notify::new(),
+            next_id: AtomicI64::new(1),
+            client: Mutex::new(ClientBehaviour::default()),
+            traffic,
+            session_no,
+        });
+        Ok(Session {
+            _dispatcher: Arc::new(AbortOnDrop {
+                dispatcher: None,
+                shared: shared.clone(),
+            }),
+            shared,
+        })
+    }
+
+    /// Over HTTP: the endpoint and the session state as this client holds it.
+    pub fn http(&self) -> Option<HttpSessionInfo> {
+        match &self.shared.link {
+            Link::Http(link) => Some(HttpSessionInfo {
+                endpoint: link.endpoint.clone(),
+                session_id: lock(&link.session_id).clone(),
+                protocol_version: lock(&link.protocol_version).clone(),
+                client: link.client.clone(),
+            }),
+            Link::Stdio(_) => None,
+        }
     }
 
     pub fn control(&self) -> &ProcessControl {
@@ -314,8 +502,13 @@ impl Session {
         self.send(&message).await
     }
 
-    /// Serialise one message as a single line and write it in one piece.
+    /// Serialise one message as a single line and write it in one piece (stdio), or
+    /// POST it (HTTP).
     pub async fn send(&self, message: &Value) -> Result<(), RequestError> {
+        if let Link::Http(_) = &self.shared.link {
+            let body = serde_json::to_vec(message).unwrap_or_default();
+            return http_post(&self.shared, body, PostInfo::of(message)).await;
+        }
         let mut line = serde_json::to_vec(message).unwrap_or_default();
         line.push(b'\n');
         self.send_raw(&line).await
@@ -325,13 +518,18 @@ impl Session {
         self.deliver(&Delivery::whole(bytes)).await
     }
 
-    /// Write bytes following a delivery schedule.
+    /// Write bytes following a delivery schedule. Over HTTP: one POST whose body is
+    /// written on a raw connection following the schedule.
     pub async fn deliver(&self, delivery: &Delivery) -> Result<(), RequestError> {
-        let mut writer = self.shared.writer.lock().await;
-        writer
-            .deliver(delivery)
-            .await
-            .map_err(|e| RequestError::Write(e.to_string()))
+        match &self.shared.link {
+            Link::Stdio(writer) => writer
+                .lock()
+                .await
+                .deliver(delivery)
+                .await
+                .map_err(|e| RequestError::Write(e.to_string())),
+            Link::Http(_) => http_deliver(&self.shared, delivery).await,
+        }
     }
 
     /// Register interest in the response with `id` before sending it by other means
@@ -408,9 +606,35 @@ impl Session {
         self.request_timeout("ping", None, timeout).await.is_ok()
     }
 
-    /// Close stdin: end-of-file for the server.
+    /// Close stdin: end-of-file for the server. Over HTTP: end the session (DELETE
+    /// when the server issued a session id); nothing more will arrive.
     pub async fn close_stdin(&self) {
-        self.shared.writer.lock().await.close();
+        match &self.shared.link {
+            Link::Stdio(writer) => writer.lock().await.close(),
+            Link::Http(link) => {
+                let id = lock(&link.session_id).clone();
+                if let Some(id) = id {
+                    let request = HttpRequest::delete("")
+                        .header("Mcp-Session-Id", id)
+                        .timeout(Duration::from_secs(5));
+                    let request = with_version(link, request);
+                    match link.client.send(request).await {
+                        Ok(r) => link
+                            .client
+                            .transcript()
+                            .note(&format!("HTTP {} for DELETE (end of session)", r.status)),
+                        Err(e) => link
+                            .client
+                            .transcript()
+                            .note(&format!("DELETE (end of session) failed: {e}")),
+                    }
+                }
+                for task in lock(&link.tasks).drain(..) {
+                    task.abort();
+                }
+                mark_closed(&self.shared);
+            }
+        }
     }
 
     /// Method of a request this session sent, by id.
@@ -423,16 +647,45 @@ impl Session {
     }
 }
 
+/// The session state of an HTTP session, for cases that speak HTTP themselves.
+#[derive(Debug, Clone)]
+pub struct HttpSessionInfo {
+    pub endpoint: HttpTarget,
+    /// The `Mcp-Session-Id` the server issued at initialize, if any.
+    pub session_id: Option<String>,
+    /// The `MCP-Protocol-Version` this client sends, if any.
+    pub protocol_version: Option<String>,
+    /// A client recording into the session's transcript.
+    pub client: HttpClient,
+}
+
+impl HttpSessionInfo {
+    /// A POST as this session sends it: both Accept types, JSON content type, the
+    /// session id and the protocol version header when in use.
+    pub fn post(&self, body: impl Into<Vec<u8>>) -> HttpRequest {
+        let mut request = HttpRequest::post("", body)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json");
+        if let Some(id) = &self.session_id {
+            request = request.header("Mcp-Session-Id", id.clone());
+        }
+        if let Some(v) = &self.protocol_version {
+            request = request.header("MCP-Protocol-Version", v.clone());
+        }
+        request
+    }
+}
+
 /// A response being waited for.
 pub struct PendingResponse {
-    rx: oneshot::Receiver<Response>,
+    rx: oneshot::Receiver<Result<Response, RequestError>>,
     control: ProcessControl,
 }
 
 impl PendingResponse {
     pub async fn wait(self, timeout: Duration) -> Result<Response, RequestError> {
         match tokio::time::timeout(timeout, self.rx).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => response,
             // The dispatcher dropped the sender: stdout closed.
             Ok(Err(_)) => Err(RequestError::Closed(self.control.exit_status())),
             Err(_) => Err(RequestError::Timeout(timeout)),
@@ -467,47 +720,489 @@ async fn dispatch(shared: Arc<Shared>, mut reader: FrameReader) {
                 Frame::Invalid { error, raw } => Inbound::Invalid { error, raw },
             },
         };
-        let answering = match &inbound {
-            Inbound::Response(v) => v
-                .get("id")
-                .and_then(|id| lock(&shared.methods).get(&id_key(id)).cloned()),
-            _ => None,
-        };
-        shared
-            .traffic
-            .record(shared.session_no, &inbound, answering.as_deref());
-        if let Inbound::Request(request) = &inbound {
-            let answer = lock(&shared.client).answer(request);
-            let mut line = serde_json::to_vec(&answer).unwrap_or_default();
-            line.push(b'\n');
-            // Answer from a separate task: the dispatcher must keep draining stdout.
-            let writer_shared = shared.clone();
-            tokio::spawn(async move {
-                let _ = writer_shared.writer.lock().await.write(&line).await;
-            });
-        }
-        if let Inbound::Response(v) = &inbound {
-            if let Some(id) = v.get("id") {
-                let waiter = lock(&shared.pending).remove(&id_key(id));
-                if let Some(tx) = waiter {
-                    let _ = tx.send(Response { raw: v.clone() });
-                }
-            }
-        }
-        {
-            let mut log = lock(&shared.events);
-            let seq = log.next_seq;
-            log.next_seq += 1;
-            log.entries.push_back((seq, inbound));
-            if log.entries.len() > EVENT_LOG_LIMIT {
-                log.entries.pop_front();
-                log.dropped += 1;
-            }
-        }
-        shared.arrived.notify_waiters();
+        handle_inbound(&shared, inbound);
     }
     // Reader gone without an explicit EOF event: treat as closed.
+    mark_closed(&shared);
+}
+
+fn mark_closed(shared: &Shared) {
     lock(&shared.events).closed.get_or_insert_with(Instant::now);
     lock(&shared.pending).clear();
     shared.arrived.notify_waiters();
+}
+
+/// One unit of server output: record it, answer server requests, wake waiters.
+fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
+    let answering = match &inbound {
+        Inbound::Response(v) => v
+            .get("id")
+            .and_then(|id| lock(&shared.methods).get(&id_key(id)).cloned()),
+        _ => None,
+    };
+    shared
+        .traffic
+        .record(shared.session_no, &inbound, answering.as_deref());
+    if let Inbound::Request(request) = &inbound {
+        let answer = lock(&shared.client).answer(request);
+        // Answer from a separate task: the reader must keep draining.
+        let writer_shared = shared.clone();
+        match &shared.link {
+            Link::Stdio(_) => {
+                let mut line = serde_json::to_vec(&answer).unwrap_or_default();
+                line.push(b'\n');
+                tokio::spawn(async move {
+                    if let Link::Stdio(writer) = &writer_shared.link {
+                        let _ = writer.lock().await.write(&line).await;
+                    }
+                });
+            }
+            Link::Http(_) => {
+                tokio::spawn(async move {
+                    let body = serde_json::to_vec(&answer).unwrap_or_default();
+                    let _ = http_post(&writer_shared, body, PostInfo::of(&answer)).await;
+                });
+            }
+        }
+    }
+    if let Inbound::Response(v) = &inbound {
+        if let (Link::Http(link), Some("initialize")) = (&shared.link, answering.as_deref()) {
+            // The header is for requests after initialization, from 2025-06-18 on.
+            if let Some(version) = v.pointer("/result/protocolVersion").and_then(Value::as_str) {
+                if version >= "2025-06-18" {
+                    *lock(&link.protocol_version) = Some(version.to_string());
+                }
+            }
+        }
+        if let Some(id) = v.get("id") {
+            let waiter = lock(&shared.pending).remove(&id_key(id));
+            if let Some(tx) = waiter {
+                let _ = tx.send(Ok(Response { raw: v.clone() }));
+            }
+        }
+    }
+    {
+        let mut log = lock(&shared.events);
+        let seq = log.next_seq;
+        log.next_seq += 1;
+        log.entries.push_back((seq, inbound));
+        if log.entries.len() > EVENT_LOG_LIMIT {
+            log.entries.pop_front();
+            log.dropped += 1;
+        }
+    }
+    shared.arrived.notify_waiters();
+}
+
+/// A transport-level problem as an inbound frame (the traffic log has no HTTP variant;
+/// the reason says precisely what was wrong).
+fn transport_problem(problem: String, raw: &[u8]) -> Inbound {
+    Inbound::Invalid {
+        error: FrameError::NotJson {
+            reason: format!("(HTTP) {problem}"),
+        },
+        raw: raw.iter().copied().take(4096).collect(),
+    }
+}
+
+fn http_link(shared: &Shared) -> &HttpLink {
+    match &shared.link {
+        Link::Http(link) => link,
+        Link::Stdio(_) => unreachable!("HTTP operation on a stdio session"),
+    }
+}
+
+fn with_version(link: &HttpLink, request: HttpRequest) -> HttpRequest {
+    match lock(&link.protocol_version).clone() {
+        Some(v) => request.header("MCP-Protocol-Version", v),
+        None => request,
+    }
+}
+
+/// The headers every POST of this session carries.
+fn mcp_headers(link: &HttpLink) -> Vec<(String, String)> {
+    let mut headers = vec![
+        (
+            "Accept".to_string(),
+            "application/json, text/event-stream".to_string(),
+        ),
+        ("Content-Type".to_string(), "application/json".to_string()),
+    ];
+    if let Some(id) = lock(&link.session_id).clone() {
+        headers.push(("Mcp-Session-Id".into(), id));
+    }
+    if let Some(v) = lock(&link.protocol_version).clone() {
+        headers.push(("MCP-Protocol-Version".into(), v));
+    }
+    headers
+}
+
+fn track(link: &HttpLink, handle: tokio::task::AbortHandle) {
+    let mut tasks = lock(&link.tasks);
+    tasks.retain(|t| !t.is_finished());
+    tasks.push(handle);
+}
+
+/// POST one body. Requests return once the POST is under way (their answers arrive
+/// through the waiters); notifications and responses wait for the response head, so a
+/// following message cannot overtake them.
+async fn http_post(
+    shared: &Arc<Shared>,
+    body: Vec<u8>,
+    info: PostInfo,
+) -> Result<(), RequestError> {
+    let link = http_link(shared);
+    let mut request = HttpRequest::post("", body);
+    for (name, value) in mcp_headers(link) {
+        request = request.header(name, value);
+    }
+    let (head_tx, head_rx) = oneshot::channel();
+    let wait_head = info.ids.is_empty();
+    let task = tokio::spawn(post_task(shared.clone(), request, info, head_tx));
+    track(link, task.abort_handle());
+    if !wait_head {
+        return Ok(());
+    }
+    match tokio::time::timeout(DEFAULT_REQUEST_TIMEOUT, head_rx).await {
+        Ok(Ok(Err(e))) => Err(RequestError::Write(e)),
+        _ => Ok(()),
+    }
+}
+
+async fn post_task(
+    shared: Arc<Shared>,
+    request: HttpRequest,
+    info: PostInfo,
+    head_tx: oneshot::Sender<Result<(), String>>,
+) {
+    let link = http_link(&shared);
+    let response = match link.client.send(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            link.client
+                .transcript()
+                .note(&format!("POST ({}) failed: {e}", info.label));
+            let _ = head_tx.send(Err(e.to_string()));
+            fail_waiters(&shared, &info, || {
+                RequestError::Write(format!("POST failed: {e}"))
+            });
+            return;
+        }
+    };
+    let status = response.status;
+    let content_type = response
+        .header_str("content-type")
+        .unwrap_or("")
+        .to_string();
+    let session = response.header_str("mcp-session-id").map(str::to_string);
+    on_head(&shared, status, &content_type, session, &info);
+    let _ = head_tx.send(Ok(()));
+    let deadline = std::time::Instant::now() + link.stream_timeout;
+    let summary = if media_type(&content_type) == "text/event-stream" && is_success(status) {
+        let mut stream = response.into_stream();
+        let mut feed = SseFeed::new();
+        loop {
+            match stream.next_chunk(deadline).await {
+                Ok(Some(chunk)) => feed.push(&shared, &chunk),
+                Ok(None) => {
+                    feed.finish(&shared, None);
+                    break;
+                }
+                Err(e) => {
+                    feed.finish(&shared, Some(e.to_string()));
+                    break;
+                }
+            }
+        }
+        feed.summary(status)
+    } else {
+        match response.read_body(deadline).await {
+            Ok(body) => consume_whole(&shared, status, &content_type, &body),
+            Err(e) => format!("HTTP {status} ({content_type}): reading the body failed: {e}"),
+        }
+    };
+    fail_waiters(&shared, &info, || RequestError::Http(summary.clone()));
+}
+
+/// Status line and session id of a POST's response.
+fn on_head(
+    shared: &Shared,
+    status: u16,
+    content_type: &str,
+    session: Option<String>,
+    info: &PostInfo,
+) {
+    let link = http_link(shared);
+    link.client.transcript().note(&format!(
+        "HTTP {status} ({}) for POST {}",
+        if content_type.is_empty() {
+            "no Content-Type"
+        } else {
+            content_type
+        },
+        info.label
+    ));
+    if info.initialize && is_success(status) {
+        if let Some(id) = session {
+            *lock(&link.session_id) = Some(id);
+        }
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// The media type without parameters, lowercased.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Feed a whole (non-streamed) body; returns a summary for waiters left unanswered.
+fn consume_whole(shared: &Arc<Shared>, status: u16, content_type: &str, body: &[u8]) -> String {
+    let media = media_type(content_type);
+    let shown = if content_type.is_empty() {
+        "no Content-Type"
+    } else {
+        content_type
+    };
+    if media == "text/event-stream" {
+        let mut feed = SseFeed::new();
+        feed.push(shared, body);
+        feed.finish(shared, None);
+        return feed.summary(status);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return format!("HTTP {status} ({shown}) with an empty body");
+    }
+    match serde_json::from_slice::<Value>(body) {
+        // Error statuses may carry a JSON-RPC error: feed it whatever the media type.
+        Ok(value) if media == "application/json" || !is_success(status) => {
+            handle_inbound(shared, Inbound::classify(value, body.len()));
+            format!("HTTP {status} ({shown}) whose body did not answer this request")
+        }
+        Ok(_) => {
+            let problem = format!(
+                "HTTP {status} answered with Content-Type '{shown}', neither application/json nor text/event-stream"
+            );
+            handle_inbound(shared, transport_problem(problem.clone(), body));
+            problem
+        }
+        Err(e) if is_success(status) => {
+            let problem = format!("HTTP {status} ({shown}) body is not JSON: {e}");
+            handle_inbound(shared, transport_problem(problem.clone(), body));
+            problem
+        }
+        Err(_) => format!("HTTP {status} ({shown}): {}", escape_bytes(body, 200)),
+    }
+}
+
+/// An SSE body being decoded: each event's data is one JSON-RPC message.
+struct SseFeed {
+    decoder: SseDecoder,
+    events: usize,
+    problems: Vec<String>,
+}
+
+impl SseFeed {
+    fn new() -> Self {
+        SseFeed {
+            decoder: SseDecoder::new(SseLimits::default()),
+            events: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, shared: &Arc<Shared>, bytes: &[u8]) {
+        let mut items = Vec::new();
+        self.decoder.push(bytes, &mut items);
+        self.take(shared, items);
+    }
+
+    fn finish(&mut self, shared: &Arc<Shared>, error: Option<String>) {
+        let mut items = Vec::new();
+        self.decoder.finish(&mut items);
+        self.take(shared, items);
+        if let Some(e) = error {
+            let problem = format!("SSE stream broke after {} event(s): {e}", self.events);
+            handle_inbound(shared, transport_problem(problem.clone(), b""));
+            self.problems.push(problem);
+        }
+    }
+
+    fn take(&mut self, shared: &Arc<Shared>, items: Vec<SseItem>) {
+        for item in items {
+            match item {
+                SseItem::Event(event) => {
+                    self.events += 1;
+                    // Priming events (an id and empty data) carry no message.
+                    if event.data.is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Value>(&event.data) {
+                        Ok(value) => {
+                            handle_inbound(shared, Inbound::classify(value, event.data.len()))
+                        }
+                        Err(e) => {
+                            let problem = format!(
+                                "SSE event {} data is not one JSON value: {e}",
+                                self.events
+                            );
+                            handle_inbound(
+                                shared,
+                                transport_problem(problem.clone(), event.data.as_bytes()),
+                            );
+                            self.problems.push(problem);
+                        }
+                    }
+                }
+                SseItem::Retry(_) => {}
+                problem => {
+                    let text = match &problem {
+                        SseItem::UnterminatedEventAtEof { .. } => format!(
+                            "SSE stream ended inside an event (no blank line after it), so it is lost: {problem}"
+                        ),
+                        _ => format!("SSE stream problem: {problem}"),
+                    };
+                    let evidence = match &problem {
+                        SseItem::UnterminatedEventAtEof { data, .. } => data.as_bytes().to_vec(),
+                        SseItem::LineTooLong { evidence, .. } => evidence.clone(),
+                        _ => Vec::new(),
+                    };
+                    handle_inbound(shared, transport_problem(text.clone(), &evidence));
+                    self.problems.push(text);
+                }
+            }
+        }
+    }
+
+    fn summary(&self, status: u16) -> String {
+        let mut s = format!(
+            "HTTP {status} SSE stream ended after {} event(s) without this response",
+            self.events
+        );
+        if let Some(p) = self.problems.last() {
+            s.push_str(&format!(" ({p})"));
+        }
+        s
+    }
+}
+
+/// Remove the waiters of this POST's requests that are still unanswered and tell them.
+fn fail_waiters(shared: &Shared, info: &PostInfo, error: impl Fn() -> RequestError) {
+    for id in &info.ids {
+        let waiter = lock(&shared.pending).remove(&id_key(id));
+        if let Some(tx) = waiter {
+            let _ = tx.send(Err(error()));
+        }
+    }
+}
+
+/// One POST on a raw connection, its body written following `delivery`.
+async fn http_deliver(shared: &Arc<Shared>, delivery: &Delivery) -> Result<(), RequestError> {
+    let link = http_link(shared);
+    let payload = delivery.payload();
+    let info = PostInfo::of_bytes(&payload);
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        link.endpoint.path,
+        link.endpoint.authority,
+        payload.len()
+    );
+    for (name, value) in mcp_headers(link) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut raw = RawHttp::connect(link.endpoint.addr, RawOptions::default())
+        .await
+        .map_err(|e| RequestError::Write(e.to_string()))?
+        .with_transcript(link.client.transcript().clone());
+    raw.write(head.as_bytes())
+        .await
+        .map_err(|e| RequestError::Write(e.to_string()))?;
+    raw.deliver(delivery)
+        .await
+        .map_err(|e| RequestError::Write(e.to_string()))?;
+    let reader_shared = shared.clone();
+    let stream_timeout = link.stream_timeout;
+    let task = tokio::spawn(async move {
+        let deadline = std::time::Instant::now() + stream_timeout;
+        let summary = match raw.read_response(deadline).await {
+            Ok(response) => {
+                let content_type = response
+                    .head
+                    .header("content-type")
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default();
+                let session = response
+                    .head
+                    .header("mcp-session-id")
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                on_head(
+                    &reader_shared,
+                    response.status(),
+                    &content_type,
+                    session,
+                    &info,
+                );
+                consume_whole(
+                    &reader_shared,
+                    response.status(),
+                    &content_type,
+                    &response.body,
+                )
+            }
+            Err(e) => format!("no complete HTTP response: {e}"),
+        };
+        fail_waiters(&reader_shared, &info, || {
+            RequestError::Http(summary.clone())
+        });
+    });
+    track(link, task.abort_handle());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_targets_parse() {
+        let t = HttpTarget::parse("http://127.0.0.1:8080/mcp").unwrap();
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        assert_eq!(t.path, "/mcp");
+        assert_eq!(t.addr, "127.0.0.1:8080".parse().unwrap());
+        let t = HttpTarget::parse("http://127.0.0.1:9?x=1").unwrap();
+        assert_eq!(t.path, "/?x=1");
+        let t = HttpTarget::parse("http://[::1]:7/").unwrap();
+        assert_eq!(t.addr.port(), 7);
+        assert!(HttpTarget::parse("https://127.0.0.1/").is_err());
+        assert!(HttpTarget::parse("http:///mcp").is_err());
+    }
+
+    #[test]
+    fn post_info_finds_request_ids() {
+        let info = PostInfo::of(&json!([
+            {"jsonrpc":"2.0","id":1,"method":"initialize"},
+            {"jsonrpc":"2.0","method":"notifications/initialized"},
+            {"jsonrpc":"2.0","id":"a","result":{}}
+        ]));
+        assert_eq!(info.ids, vec![json!(1)]);
+        assert!(info.initialize);
+        assert!(PostInfo::of_bytes(b"{nope").ids.is_empty());
+    }
+
+    #[test]
+    fn media_types_drop_parameters() {
+        assert_eq!(
+            media_type("Text/Event-Stream; charset=utf-8"),
+            "text/event-stream"
+        );
+        assert_eq!(media_type(""), "");
+    }
 }

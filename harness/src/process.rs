@@ -174,7 +174,8 @@ impl Drop for GroupGuard {
 #[derive(Debug, Clone)]
 pub struct ProcessControl {
     pid: u32,
-    guard: Arc<GroupGuard>,
+    /// `None` for a detached control (no process of ours behind it).
+    guard: Option<Arc<GroupGuard>>,
     exit: watch::Receiver<Option<ExitInfo>>,
     stderr: Arc<Mutex<BoundedCapture>>,
     stderr_closed: watch::Receiver<bool>,
@@ -183,6 +184,29 @@ pub struct ProcessControl {
 }
 
 impl ProcessControl {
+    /// A control with no process behind it, for a server reached over the network that
+    /// this harness did not start: no exit status, empty stderr, and `kill`/`signal`
+    /// do nothing. Only the transcript is real.
+    pub fn detached(transcript: Transcript) -> Self {
+        // Senders dropped at once: waits on these channels return immediately.
+        let (_, exit) = watch::channel(None);
+        let (_, stderr_closed) = watch::channel(true);
+        ProcessControl {
+            pid: 0,
+            guard: None,
+            exit,
+            stderr: Arc::new(Mutex::new(BoundedCapture::new(0))),
+            stderr_closed,
+            transcript,
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether this control has no process behind it ([`ProcessControl::detached`]).
+    pub fn is_detached(&self) -> bool {
+        self.guard.is_none()
+    }
+
     /// Wait until the server's stderr is closed (all of it captured), up to `timeout`.
     pub async fn wait_stderr_closed(&self, timeout: Duration) -> bool {
         let mut rx = self.stderr_closed.clone();
@@ -226,7 +250,8 @@ impl ProcessControl {
 
     /// Send a signal to the leader only (how a client would signal the server).
     pub fn signal(&self, signal: Signal) {
-        if self.is_running() {
+        // pid 0 would signal our own process group: a detached control never signals.
+        if self.guard.is_some() && self.is_running() {
             let _ = nix::sys::signal::kill(Pid::from_raw(self.pid as i32), signal);
             self.transcript.note(&format!("sent {}", signal.as_str()));
         }
@@ -234,7 +259,9 @@ impl ProcessControl {
 
     /// Kill the whole process group now.
     pub fn kill(&self) {
-        let _ = killpg(Pid::from_raw(self.guard.pgid), Signal::SIGKILL);
+        if let Some(guard) = &self.guard {
+            let _ = killpg(Pid::from_raw(guard.pgid), Signal::SIGKILL);
+        }
     }
 
     /// Stderr kept so far (bounded), with a marker where bytes were omitted.
@@ -465,7 +492,7 @@ impl ServerProcess {
         Ok(ServerProcess {
             control: ProcessControl {
                 pid,
-                guard,
+                guard: Some(guard),
                 exit: exit_rx,
                 stderr,
                 stderr_closed,
@@ -549,6 +576,24 @@ mod tests {
             env: vec![],
             cwd: None,
         }
+    }
+
+    #[tokio::test]
+    async fn detached_control_waits_for_nothing_and_signals_nobody() {
+        let transcript = Transcript::new(1024);
+        let control = ProcessControl::detached(transcript.clone());
+        assert!(control.is_detached());
+        assert_eq!(control.exit_status(), None);
+        let t0 = Instant::now();
+        assert_eq!(control.wait_exit(Duration::from_secs(5)).await, None);
+        assert!(control.wait_stderr_closed(Duration::from_secs(5)).await);
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        // Must not signal our own process group (pid 0).
+        control.signal(Signal::SIGTERM);
+        control.kill();
+        assert!(control.stderr().is_empty());
+        control.transcript().note("still here");
+        assert_eq!(transcript.entries().len(), 1);
     }
 
     #[tokio::test]
