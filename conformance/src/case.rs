@@ -4,7 +4,7 @@ use crate::session::{Handshake, RequestError, Session};
 use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::traffic::TrafficLog;
 use crate::util::clip;
-use mcpspec_harness::{CommandSpec, ProcessOptions};
+use mcpspec_harness::{CommandSpec, HttpOptions, ProcessOptions};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -181,10 +181,24 @@ impl From<RequestError> for Verdict {
     }
 }
 
+/// A server reached over Streamable HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The MCP endpoint. Before the run starts it may contain `{port}`; the runner
+    /// replaces it with the port it gave the server it started.
+    pub url: String,
+    /// Whether the run starts `RunConfig::target` itself (one process for the run).
+    pub start_server: bool,
+    pub options: HttpOptions,
+}
+
 /// Run-wide settings every case may read.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The server command (over HTTP: the command that starts the server, if any).
     pub target: CommandSpec,
+    /// Set for a Streamable HTTP run; stdio otherwise.
+    pub http: Option<HttpConfig>,
     pub revision: Revision,
     pub request_timeout: Duration,
     pub init_timeout: Duration,
@@ -205,6 +219,7 @@ impl RunConfig {
     pub fn new(target: CommandSpec, revision: Revision) -> Self {
         RunConfig {
             target,
+            http: None,
             revision,
             request_timeout: Duration::from_secs(10),
             init_timeout: Duration::from_secs(30),
@@ -215,6 +230,47 @@ impl RunConfig {
             allow_tools: Vec::new(),
             process: ProcessOptions::default(),
             schema_dir: None,
+        }
+    }
+
+    /// A Streamable HTTP run against `url`; with `command`, the run starts the server
+    /// (`{port}` in the URL, the arguments and the `PORT` variable becomes a free port).
+    pub fn http(url: &str, command: Option<CommandSpec>, revision: Revision) -> Self {
+        let start_server = command.is_some();
+        let target = command.unwrap_or(CommandSpec {
+            program: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        });
+        let mut config = RunConfig::new(target, revision);
+        config.http = Some(HttpConfig {
+            url: url.to_string(),
+            start_server,
+            options: HttpOptions::default(),
+        });
+        config
+    }
+
+    /// The transport this run speaks.
+    pub fn transport(&self) -> Transport {
+        if self.http.is_some() {
+            Transport::StreamableHttp
+        } else {
+            Transport::Stdio
+        }
+    }
+
+    /// A new session with nothing sent yet: a new server process over stdio, a new
+    /// HTTP session (no session id yet) on the run's server over HTTP.
+    pub fn open_session(&self, traffic: TrafficLog) -> Result<Session, String> {
+        match &self.http {
+            Some(http) => {
+                let mut options = http.options.clone();
+                options.timeout = options.timeout.max(self.request_timeout);
+                Session::connect_http(&http.url, options, traffic).map_err(|e| e.to_string())
+            }
+            None => Session::spawn(&self.target, &self.process, traffic).map_err(|e| e.to_string()),
         }
     }
 }
@@ -297,13 +353,13 @@ impl Ctx {
     }
 
     /// Start another server process with nothing sent yet.
+    /// Over HTTP: a new HTTP session on the run's server.
     pub fn spawn_raw(&mut self) -> Result<Session, Verdict> {
-        let session = Session::spawn(
-            &self.env.config.target,
-            &self.env.config.process,
-            self.env.traffic.clone(),
-        )
-        .map_err(|e| Verdict::harness_error(format!("could not start another server: {e}")))?;
+        let session = self
+            .env
+            .config
+            .open_session(self.env.traffic.clone())
+            .map_err(|e| Verdict::harness_error(format!("could not start another server: {e}")))?;
         self.spawned.push(session.clone());
         Ok(session)
     }

@@ -4,7 +4,7 @@ use crate::case::{Case, RunConfig};
 use crate::cases::catalogue;
 use crate::report::{self, CaseRecord, Format, Outcome};
 use crate::runner::{self, Progress, Selection};
-use crate::spec::{Revision, Transport};
+use crate::spec::Revision;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcpspec_harness::CommandSpec;
 use std::io::IsTerminal;
@@ -16,6 +16,8 @@ Examples:
   mcpspec check -- python3 my_server.py
   mcpspec check --spec 2025-06-18 --format junit --output report.xml -- npx -y @modelcontextprotocol/server-everything
   mcpspec check --only basic/lifecycle/ --only STDIO-006 -- ./target/release/my-server
+  mcpspec check --url http://127.0.0.1:8080/mcp
+  mcpspec check --url 'http://127.0.0.1:{port}/mcp' -- ./my-server --port '{port}'
   mcpspec list --spec 2025-03-26
 
 Exit codes: 0 no MUST requirement failed (with --strict: no SHOULD warning either),
@@ -103,8 +105,14 @@ pub struct CheckArgs {
     #[arg(long)]
     pub quiet: bool,
 
-    /// The server command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// Check a Streamable HTTP server at this endpoint URL (http:// only). With a command
+    /// after `--`, mcpspec starts it: `{port}` in the URL and in the arguments, and the
+    /// PORT environment variable, become a free loopback port; it is stopped at the end.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// The server command and its arguments, after `--` (optional with --url).
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -216,11 +224,25 @@ impl Progress for Bar {
 }
 
 async fn check(args: CheckArgs) -> i32 {
-    let Some(target) = CommandSpec::from_argv(&args.command) else {
-        return fail_usage(
-            "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
-        );
+    let command = CommandSpec::from_argv(&args.command);
+    let mut config = match (&args.url, command) {
+        (None, None) => {
+            return fail_usage(
+                "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
+            )
+        }
+        (None, Some(target)) => RunConfig::new(target, args.spec),
+        (Some(url), command) => {
+            if !url.starts_with("http://") {
+                return fail_usage(&format!("--url {url}: only http:// URLs are supported"));
+            }
+            if command.is_none() && url.contains("{port}") {
+                return fail_usage("--url has {port} but no command after `--` to start");
+            }
+            RunConfig::http(url, command, args.spec)
+        }
     };
+    let transport = config.transport();
     if let Some(dir) = &args.schema_dir {
         if !dir.join(args.spec.as_str()).join("schema.json").is_file() {
             return fail_usage(&format!(
@@ -230,7 +252,6 @@ async fn check(args: CheckArgs) -> i32 {
             ));
         }
     }
-    let mut config = RunConfig::new(target, args.spec);
     config.request_timeout = Duration::from_secs_f64(args.timeout);
     config.init_timeout = Duration::from_secs_f64(args.init_timeout);
     config.jobs = args.jobs as usize;
@@ -242,7 +263,7 @@ async fn check(args: CheckArgs) -> i32 {
         skip: args.skip.clone(),
     };
     let catalogue = catalogue();
-    if runner::select(&catalogue, args.spec, Transport::Stdio, &selection).is_empty() {
+    if runner::select(&catalogue, args.spec, transport, &selection).is_empty() {
         return fail_usage("--only/--skip leave no case to run; see `mcpspec list` for ids");
     }
 

@@ -10,7 +10,7 @@ use crate::report::{CaseRecord, Report, Subject, Summary, Timings, Tool};
 use crate::session::Session;
 use crate::spec::{Revision, Transport};
 use crate::traffic::{Inbound, TrafficLog};
-use mcpspec_harness::SpawnError;
+use mcpspec_harness::{ProcessControl, ServerProcess, SpawnError, StdinWriter};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub enum RunError {
     },
     #[error("the server rejected initialize for {version}: {response}")]
     InitializeRejected { version: String, response: String },
+    /// Over HTTP: the endpoint is unusable, or the server we started never listened.
+    #[error("{0}")]
+    Http(String),
     #[error("revision {0} is not supported by `check` yet; use one of 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25")]
     UnsupportedRevision(Revision),
 }
@@ -43,6 +46,25 @@ pub enum RunError {
 /// message per line (pretty-printed, mixed with logs, or never flushed).
 fn framing_hint(session: &Session) -> String {
     let events = session.events_since(0);
+    if session.http().is_some() {
+        // Over HTTP the transcript notes say what each response was.
+        let tail: Vec<String> = session
+            .transcript_tail(4)
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect();
+        return match events.first() {
+            Some(first) => format!(
+                "; first thing received: {}",
+                crate::util::clip(&first.describe(), 200)
+            ),
+            None if tail.is_empty() => String::new(),
+            None => format!(
+                "; last transcript lines: {}",
+                crate::util::clip(&tail.join(" | "), 300)
+            ),
+        };
+    }
     let invalid: Vec<&Inbound> = events
         .iter()
         .filter(|e| matches!(e, Inbound::Invalid { .. }))
@@ -139,9 +161,26 @@ pub async fn run(
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let traffic = TrafficLog::new(TRAFFIC_LIMIT);
+    let mut config = config;
+    // Over HTTP with a command: the one server process of the run.
+    let server = match start_http_server(&mut config).await? {
+        Some(server) => Some(server),
+        None => {
+            if let Some(http) = &config.http {
+                probe_http(&http.url, config.init_timeout).await?;
+            }
+            None
+        }
+    };
+    let transport = config.transport();
 
     // The probe handshake: its session becomes the run's shared session.
-    let shared = Session::spawn(&config.target, &config.process, traffic.clone())?;
+    let shared = match &config.http {
+        None => Session::spawn(&config.target, &config.process, traffic.clone())?,
+        Some(_) => config
+            .open_session(traffic.clone())
+            .map_err(RunError::Http)?,
+    };
     let handshake = match shared
         .handshake(config.revision.as_str(), json!({}), config.init_timeout)
         .await
@@ -154,15 +193,26 @@ pub async fn run(
                 .control()
                 .wait_stderr_closed(Duration::from_secs(2))
                 .await;
+            let stderr_source = server
+                .as_ref()
+                .map(|s| &s.control)
+                .unwrap_or(shared.control());
+            let stderr = String::from_utf8_lossy(&stderr_source.stderr()).into_owned();
+            if let Some(server) = &server {
+                server.stop().await;
+            }
             return Err(RunError::NoInitialize {
                 timeout: config.init_timeout,
                 detail: format!("{e}{hint}"),
-                stderr: String::from_utf8_lossy(&shared.control().stderr()).into_owned(),
+                stderr,
             });
         }
     };
     if handshake.result().is_none() {
         shared.control().kill();
+        if let Some(server) = &server {
+            server.stop().await;
+        }
         return Err(RunError::InitializeRejected {
             version: config.revision.to_string(),
             response: handshake.response.summary(),
@@ -178,9 +228,16 @@ pub async fn run(
         handshake: handshake.clone(),
         revision: negotiated,
     };
+    let command = match &config.http {
+        None => config.target.display(),
+        Some(http) if http.start_server => {
+            format!("{} (started: {})", http.url, config.target.display())
+        }
+        Some(http) => http.url.clone(),
+    };
     let subject = Subject {
-        transport: Transport::Stdio.as_str(),
-        command: config.target.display(),
+        transport: transport.as_str(),
+        command,
         requested_revision: config.revision.to_string(),
         negotiated_revision: handshake.protocol_version().unwrap_or("(none)").to_string(),
         server_name: handshake
@@ -195,7 +252,7 @@ pub async fn run(
             .map(str::to_string),
     };
 
-    let cases = select(catalogue, negotiated, Transport::Stdio, selection);
+    let cases = select(catalogue, negotiated, transport, selection);
     progress.started(cases.len());
     let env = Arc::new(RunEnv {
         config,
@@ -266,6 +323,9 @@ pub async fn run(
         records.push(record);
     }
     shared.control().kill();
+    if let Some(server) = &server {
+        server.stop().await;
+    }
 
     records.sort_by(|a, b| a.id.cmp(&b.id));
     let summary = Summary::of(&records);
@@ -304,10 +364,10 @@ fn not_applicable(case: &Case, profile: &ServerProfile) -> Option<Verdict> {
 async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> (CaseRecord, Vec<Option<u64>>) {
     let session = match case.isolation {
         Isolation::Shared | Isolation::Passive => Ok(shared),
-        Isolation::Raw => {
-            Session::spawn(&env.config.target, &env.config.process, env.traffic.clone())
-                .map_err(|e| Verdict::harness_error(format!("could not start the server: {e}")))
-        }
+        Isolation::Raw => env
+            .config
+            .open_session(env.traffic.clone())
+            .map_err(|e| Verdict::harness_error(format!("could not start the server: {e}"))),
         Isolation::Fresh => fresh_session(&env).await,
     };
     let session = match session {
@@ -330,12 +390,18 @@ async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> (CaseRecord,
     };
     if owned {
         session.control().kill();
+        if session.http().is_some() {
+            // Ends the HTTP session (DELETE) so the server can free it.
+            session.close_stdin().await;
+        }
     }
     CaseRecord::new(&case, verdict, transcript)
 }
 
 async fn fresh_session(env: &RunEnv) -> Result<Session, Verdict> {
-    let session = Session::spawn(&env.config.target, &env.config.process, env.traffic.clone())
+    let session = env
+        .config
+        .open_session(env.traffic.clone())
         .map_err(|e| Verdict::harness_error(format!("could not start the server: {e}")))?;
     let handshake = session
         .handshake(
@@ -354,4 +420,97 @@ async fn fresh_session(env: &RunEnv) -> Result<Session, Verdict> {
         )));
     }
     Ok(session)
+}
+
+/// A server process the run started for an HTTP target.
+struct HttpServer {
+    control: ProcessControl,
+    /// Kept open: some servers exit when stdin closes.
+    _stdin: StdinWriter,
+    drain: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Kill the process group and reap it.
+    async fn stop(&self) {
+        self.control.kill();
+        let _ = self.control.wait_exit(Duration::from_secs(5)).await;
+        self.drain.abort();
+    }
+}
+
+/// Replace `{port}` in the URL, the arguments and the environment.
+pub fn substitute_port(text: &str, port: u16) -> String {
+    text.replace("{port}", &port.to_string())
+}
+
+/// Over HTTP with a command: pick a free loopback port, start the server with it (in
+/// the URL, the arguments and `PORT`), and wait until the port accepts connections.
+async fn start_http_server(config: &mut RunConfig) -> Result<Option<HttpServer>, RunError> {
+    let Some(http) = config.http.as_mut() else {
+        return Ok(None);
+    };
+    if !http.start_server {
+        return Ok(None);
+    }
+    let port = mcpspec_harness::free_loopback_port()
+        .map_err(|e| RunError::Http(format!("no free loopback port: {e}")))?;
+    http.url = substitute_port(&http.url, port);
+    let endpoint = crate::session::HttpTarget::parse(&http.url).map_err(RunError::Http)?;
+    let target = &mut config.target;
+    target.args = target
+        .args
+        .iter()
+        .map(|a| substitute_port(a, port))
+        .collect();
+    for (_, value) in target.env.iter_mut() {
+        *value = substitute_port(value, port);
+    }
+    if !target.env.iter().any(|(k, _)| k == "PORT") {
+        target.env.push(("PORT".into(), port.to_string()));
+    }
+    let process = ServerProcess::spawn(target, &config.process)?;
+    let (control, stdin, mut stdout) = process.split();
+    // Nobody reads the server's stdout over HTTP; drain it so the server never blocks.
+    let drain = tokio::spawn(async move { while stdout.next_event().await.is_some() {} });
+    let server = HttpServer {
+        control,
+        _stdin: stdin,
+        drain,
+    };
+    let deadline = Instant::now() + config.init_timeout;
+    let listening = tokio::select! {
+        r = mcpspec_harness::wait_until_listening(endpoint.addr, deadline) => r.map(|_| ()),
+        status = server.control.wait_exit(config.init_timeout + Duration::from_secs(1)) => {
+            let _ = server.control.wait_stderr_closed(Duration::from_secs(2)).await;
+            let stderr = String::from_utf8_lossy(&server.control.stderr()).into_owned();
+            server.stop().await;
+            return Err(RunError::Http(format!(
+                "the server exited before listening on {} ({}){}",
+                endpoint.addr,
+                status.map(|s| s.to_string()).unwrap_or_else(|| "still running".into()),
+                stderr_hint(&stderr)
+            )));
+        }
+    };
+    if let Err(e) = listening {
+        let stderr = String::from_utf8_lossy(&server.control.stderr()).into_owned();
+        server.stop().await;
+        return Err(RunError::Http(format!(
+            "the server did not listen within {:?}: {e}{}",
+            config.init_timeout,
+            stderr_hint(&stderr)
+        )));
+    }
+    Ok(Some(server))
+}
+
+/// A URL the user runs a server at: it must accept connections (bounded wait).
+async fn probe_http(url: &str, init_timeout: Duration) -> Result<(), RunError> {
+    let endpoint = crate::session::HttpTarget::parse(url).map_err(RunError::Http)?;
+    let deadline = Instant::now() + init_timeout.min(Duration::from_secs(5));
+    mcpspec_harness::wait_until_listening(endpoint.addr, deadline)
+        .await
+        .map(|_| ())
+        .map_err(|e| RunError::Http(format!("{url} does not answer: {e}")))
 }
