@@ -1,4 +1,4 @@
-//! Command-line interface: `mcpspec check` and `mcpspec list`.
+//! Command-line interface: `mcpspec check`, `list`, `fuzz` and `replay`.
 
 use crate::case::{Case, RunConfig};
 use crate::cases::catalogue;
@@ -47,6 +47,12 @@ pub enum Command {
     Check(CheckArgs),
     /// List every case: id, requirement ids, level, revisions, transports.
     List(ListArgs),
+    /// Fuzz a server: framing, partial payloads, lost/duplicate/swapped answers, crashes, hangs.
+    #[command(after_help = FUZZ_AFTER_HELP)]
+    Fuzz(FuzzArgs),
+    /// Re-run one saved fuzz finding against a server.
+    #[command(after_help = REPLAY_AFTER_HELP)]
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +160,8 @@ pub async fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::List(args) => list(&args),
         Command::Check(args) => check(args).await,
+        Command::Fuzz(args) => fuzz(args).await,
+        Command::Replay(args) => replay(args).await,
     }
 }
 
@@ -304,4 +312,482 @@ async fn check(args: CheckArgs) -> i32 {
         ),
     }
     report.exit_code(args.strict)
+}
+
+// ---------------------------------------------------------------------------
+// fuzz and replay
+// ---------------------------------------------------------------------------
+
+const FUZZ_AFTER_HELP: &str = "\
+Examples:
+  mcpspec fuzz --time 60s -- python3 my_server.py
+  mcpspec fuzz --seed 42 --jobs 2 --corpus my-corpus/ --artifacts findings/ -- ./my-server
+  mcpspec fuzz --time 30s --format junit --output fuzz.xml -- npx -y @modelcontextprotocol/server-everything
+
+Oracles: crash, hang, liveness, framing, stdout-pollution, lost-response,
+duplicate-response, mismatched-id, invalid-message, memory, stderr-panic (a warning).
+Each new finding is confirmed in a fresh process, minimised and saved as
+<artifacts>/<oracle>-<hash>.json; `mcpspec replay FILE -- COMMAND` runs it again.
+
+Exit codes: 0 no finding (warnings only: 0 unless --strict), 1 findings,
+2 usage or harness error (the reason is printed on one line), 130 interrupted.";
+
+const REPLAY_AFTER_HELP: &str = "\
+Examples:
+  mcpspec replay mcpspec-findings/crash-3f2a9c1d.json -- ./my-server
+  mcpspec replay --tries 20 findings/lost-response-0b1c2d3e.json -- python3 server.py
+
+Without a command after `--`, the server command stored in the file is used.
+Exit codes: 0 the finding did not fire, 1 it fired (in any try), 2 usage or harness error.";
+
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Fuzz for this long (e.g. 60s, 2m, 500ms). Default 60s unless --runs is given.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub time: Option<Duration>,
+
+    /// Stop after this many inputs (across all jobs).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u64>,
+
+    /// Seed of the input generator (default: from the clock, and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Server processes fuzzed in parallel.
+    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+
+    /// Corpus folder: its *.json inputs are loaded as seeds, new interesting inputs are written to it.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+
+    /// Where findings are saved as reproducer files.
+    #[arg(long, value_name = "DIR", default_value = "mcpspec-findings")]
+    pub artifacts: PathBuf,
+
+    /// A request unanswered this long (while pings are answered) hangs.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+    pub timeout: Duration,
+
+    /// How long the server may take to answer its first initialize.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    pub init_timeout: Duration,
+
+    /// Protocol revision requested in initialize.
+    #[arg(long, default_value = "2025-11-25", value_parser = parse_revision)]
+    pub spec: Revision,
+
+    /// Resident memory (of the server's process group) that counts as a finding.
+    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    pub max_rss_mb: u64,
+
+    /// Steady memory growth over --rss-window inputs that counts as a finding.
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    pub rss_growth_mb: u64,
+
+    /// Inputs over which steady memory growth is judged.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(8..=4096))]
+    pub rss_window: u64,
+
+    /// Also call this tool (by default only tools annotated readOnlyHint are called).
+    #[arg(long, value_name = "NAME")]
+    pub allow_tool: Vec<String>,
+
+    /// Time spent minimising each new finding.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    pub minimize_time: Duration,
+
+    /// Save findings as found (they are still confirmed in a fresh process).
+    #[arg(long)]
+    pub no_minimize: bool,
+
+    /// Do not load the seeds built into mcpspec (corpus/fuzz-stdio/ in its repository).
+    #[arg(long)]
+    pub no_builtin_seeds: bool,
+
+    /// Longest stdout line accepted from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = mcpspec_harness::ndjson::DEFAULT_MAX_LINE)]
+    pub max_line: usize,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+
+    /// Write the report to this file; a human summary still goes to stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Treat warnings (stderr-panic) as findings for the exit code.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// No status line.
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Stop once every oracle named has a finding (repeatable; for benchmarks).
+    #[arg(long, value_name = "ORACLE", hide = true)]
+    pub stop_on: Vec<String>,
+
+    /// Measure the server's ceiling instead of fuzzing: pipelined pings for --time,
+    /// printed as JSON (for scripts/bench-fuzz.sh).
+    #[arg(long, hide = true)]
+    pub ceiling: bool,
+
+    /// The server command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A reproducer file written by `mcpspec fuzz`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Run it this many times (for flaky races); each try starts a fresh server.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub tries: u32,
+
+    /// A request unanswered this long (while pings are answered) hangs.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+    pub timeout: Duration,
+
+    /// How long the server may take to answer initialize.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    pub init_timeout: Duration,
+
+    /// Protocol revision requested in initialize (default: the one stored in the file).
+    #[arg(long, value_parser = parse_revision)]
+    pub spec: Option<Revision>,
+
+    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    pub max_rss_mb: u64,
+
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    pub rss_growth_mb: u64,
+
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(8..=4096))]
+    pub rss_window: u64,
+
+    /// Longest stdout line accepted from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = mcpspec_harness::ndjson::DEFAULT_MAX_LINE)]
+    pub max_line: usize,
+
+    /// The server command, after `--` (default: the command stored in the file).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    crate::fuzz::parse_duration(s)
+}
+
+fn memory_limits(
+    max_rss_mb: u64,
+    growth_mb: u64,
+    window: u64,
+) -> crate::fuzz::oracles::MemoryLimits {
+    crate::fuzz::oracles::MemoryLimits {
+        max_rss_kb: max_rss_mb.saturating_mul(1024),
+        growth_kb: growth_mb.saturating_mul(1024),
+        window: window as usize,
+    }
+}
+
+struct FuzzStatus {
+    bar: indicatif::ProgressBar,
+    tty: bool,
+    quiet: bool,
+}
+
+impl crate::fuzz::Progress for FuzzStatus {
+    fn started(&self, surface: &crate::fuzz::surface::Surface, seeds: usize, problems: &[String]) {
+        if self.quiet {
+            return;
+        }
+        for p in problems {
+            self.line(&format!("mcpspec fuzz: skipped seed {p}"));
+        }
+        self.line(&format!(
+            "mcpspec fuzz: server speaks {}; {}; {seeds} seed input(s)",
+            if surface.protocol_version.is_empty() {
+                "(no version)"
+            } else {
+                &surface.protocol_version
+            },
+            surface.describe()
+        ));
+    }
+
+    fn finding(&self, f: &crate::fuzz::report::FindingRecord) {
+        if self.quiet {
+            return;
+        }
+        let kind = match f.severity {
+            crate::fuzz::report::Severity::Failure => "finding",
+            crate::fuzz::report::Severity::Warning => "warning",
+        };
+        self.line(&format!(
+            "{kind}: {} — {} ({})",
+            f.oracle,
+            f.description,
+            f.reproducer.as_deref().unwrap_or("reproducer not written")
+        ));
+    }
+}
+
+impl FuzzStatus {
+    fn line(&self, text: &str) {
+        if self.tty {
+            self.bar.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}
+
+fn status_text(stats: &crate::fuzz::LiveStats) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let secs = stats.elapsed().as_secs_f64();
+    let execs = stats.execs.load(Relaxed);
+    let messages = stats.messages.load(Relaxed);
+    let rate = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    format!(
+        "{:>5.0}s  {:>6.0} execs/s  {:>7.0} msgs/s  corpus {}  findings {}  restarts {}",
+        secs,
+        rate(execs),
+        rate(messages),
+        stats.corpus.load(Relaxed),
+        stats.findings.load(Relaxed),
+        stats.restarts.load(Relaxed)
+    )
+}
+
+async fn fuzz(args: FuzzArgs) -> i32 {
+    use crate::fuzz::exec::{Limits, Target};
+    let Some(command) = CommandSpec::from_argv(&args.command) else {
+        return fail_usage(
+            "no server command given; put it after `--`, e.g. mcpspec fuzz -- python3 server.py",
+        );
+    };
+    if !args.spec.is_session_era() {
+        return fail_usage(&format!(
+            "revision {} is not supported by `fuzz`; use one of 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25",
+            args.spec
+        ));
+    }
+    let mut process = mcpspec_harness::ProcessOptions {
+        max_line: args.max_line,
+        ..mcpspec_harness::ProcessOptions::default()
+    };
+    process.transcript_limit = 128 * 1024;
+    let target = Target {
+        command,
+        process,
+        revision: args.spec.to_string(),
+        init_timeout: args.init_timeout,
+    };
+    let limits = Limits::new(args.timeout);
+    if args.ceiling {
+        let duration = args.time.unwrap_or(Duration::from_secs(10));
+        return match crate::fuzz::ceiling(&target, duration, 64, args.timeout).await {
+            Ok((messages, elapsed)) => {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "messages": messages,
+                        "seconds": elapsed.as_secs_f64(),
+                        "messages_per_sec": messages as f64 / elapsed.as_secs_f64().max(1e-3),
+                    })
+                );
+                0
+            }
+            Err(e) => fail_usage(&e.to_string()),
+        };
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let budget = crate::fuzz::Budget {
+        time: match (args.time, args.runs) {
+            (None, None) => Some(Duration::from_secs(60)),
+            (t, _) => t,
+        },
+        runs: args.runs,
+    };
+    if !args.quiet {
+        eprintln!(
+            "mcpspec fuzz: seed {seed} (repeat this run with --seed {seed}); findings go to {}",
+            args.artifacts.display()
+        );
+    }
+    let config = crate::fuzz::FuzzConfig {
+        target,
+        argv: args.command.clone(),
+        limits,
+        memory: memory_limits(args.max_rss_mb, args.rss_growth_mb, args.rss_window),
+        seed,
+        jobs: args.jobs as usize,
+        budget,
+        corpus_dir: args.corpus.clone(),
+        artifacts: args.artifacts.clone(),
+        allow_tools: args.allow_tool.clone(),
+        minimise: crate::fuzz::finding::MinimiseBudget {
+            attempts: 64,
+            time: args.minimize_time,
+        },
+        shrink: !args.no_minimize,
+        builtin_seeds: !args.no_builtin_seeds,
+        stop_on: args.stop_on.clone(),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        None,
+        if tty && !args.quiet {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let stats = std::sync::Arc::new(crate::fuzz::LiveStats::default());
+    let status = FuzzStatus {
+        bar: bar.clone(),
+        tty,
+        quiet: args.quiet,
+    };
+    // The status line: redrawn on a TTY, a plain line every 10 s otherwise.
+    let ticker = {
+        let stats = stats.clone();
+        let bar = bar.clone();
+        let quiet = args.quiet;
+        tokio::spawn(async move {
+            let period = if tty {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(10)
+            };
+            let mut interval = tokio::time::interval(period);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                if quiet {
+                    continue;
+                }
+                if tty {
+                    bar.set_message(status_text(&stats));
+                    bar.tick();
+                } else {
+                    eprintln!("mcpspec fuzz: {}", status_text(&stats));
+                }
+            }
+        })
+    };
+    let outcome = crate::fuzz::run(config, stats, &status).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let report = match outcome {
+        Ok(r) => r,
+        Err(e) => return fail_usage(&e.to_string()),
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let render = |format: Format, color: bool| match format {
+        Format::Human => report.human(color),
+        Format::Json => report.to_json(),
+        Format::Junit => report.junit(),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, render(args.format, false)) {
+                return fail_usage(&format!("cannot write {}: {e}", path.display()));
+            }
+            print!("{}", report.human(color));
+        }
+        None => print!(
+            "{}",
+            render(args.format, color && args.format == Format::Human)
+        ),
+    }
+    report.exit_code(args.strict)
+}
+
+async fn replay(args: ReplayArgs) -> i32 {
+    use crate::fuzz::exec::{Limits, Target};
+    use crate::fuzz::finding::Reproducer;
+    let reproducer = match Reproducer::load(&args.file) {
+        Ok(r) => r,
+        Err(e) => return fail_usage(&e),
+    };
+    let argv = if args.command.is_empty() {
+        reproducer.server.clone().unwrap_or_default()
+    } else {
+        args.command.clone()
+    };
+    let Some(command) = CommandSpec::from_argv(&argv) else {
+        return fail_usage("no server command: put it after `--` (the file does not name one)");
+    };
+    let revision = match (args.spec, reproducer.protocol_version.as_deref()) {
+        (Some(r), _) => r,
+        (None, Some(v)) => match Revision::parse(v) {
+            Some(r) if r.is_session_era() => r,
+            _ => {
+                return fail_usage(&format!(
+                    "the file asks for revision {v:?}, which `replay` does not speak; pass --spec"
+                ))
+            }
+        },
+        (None, None) => Revision::LATEST_SESSION,
+    };
+    let target = Target {
+        command,
+        process: mcpspec_harness::ProcessOptions {
+            max_line: args.max_line,
+            ..mcpspec_harness::ProcessOptions::default()
+        },
+        revision: revision.to_string(),
+        init_timeout: args.init_timeout,
+    };
+    let memory = memory_limits(args.max_rss_mb, args.rss_growth_mb, args.rss_window);
+    let outcome = crate::fuzz::finding::replay(
+        &target,
+        &reproducer,
+        args.tries,
+        &Limits::new(args.timeout),
+        &memory,
+    )
+    .await;
+    let result = match outcome {
+        Ok(r) => r,
+        Err(e) => return fail_usage(&e.to_string()),
+    };
+    let what = reproducer
+        .oracle
+        .clone()
+        .unwrap_or_else(|| "any oracle".to_string());
+    if result.fired > 0 {
+        println!(
+            "{what} fired {} of {} tries: {}",
+            result.fired,
+            result.tries,
+            result.description.as_deref().unwrap_or("")
+        );
+    } else {
+        println!("{what} did not fire (0 of {} tries)", result.tries);
+    }
+    if !result.others.is_empty() {
+        println!("also fired: {}", result.others.join(", "));
+    }
+    if result.fired > 0 {
+        1
+    } else {
+        0
+    }
 }

@@ -256,10 +256,8 @@ impl Target {
             session.control().kill();
             return Err(OpenError::Rejected(handshake.response.summary()));
         };
-        let mut book = IdBook::default();
-        // The handshake used the session's own first id.
-        book.sent(&id_key(&json!(1)), "initialize");
-        book.answered(&id_key(&json!(1)));
+        // The handshake's id is the session's own: `method_of` knows it.
+        let book = IdBook::default();
         let stderr_seen = session.control().stderr_total();
         Ok(Conn {
             session,

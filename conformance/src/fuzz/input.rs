@@ -85,6 +85,12 @@ pub enum What {
     CloseStdin {
         chance: u8,
     },
+    /// Several tool calls (or pings) in one write: requests in flight together.
+    Burst {
+        tool: u8,
+        count: u8,
+        args: ArgsPlan,
+    },
 }
 
 #[derive(Debug, Clone, Arbitrary)]
@@ -150,7 +156,7 @@ pub enum InvalidKind {
 #[derive(Debug, Clone, Arbitrary)]
 pub struct DeliveryPlan {
     pub cut: Cut,
-    /// Below 160: no delay; otherwise 1–20 ms before each piece.
+    /// Below 192: no delay; otherwise 1–20 ms before each piece (mostly 1–2).
     pub delay: u8,
     pub coalesce: bool,
     /// Below 24: wait for every answer before this step.
@@ -249,6 +255,35 @@ pub fn materialise(plan: &Plan, surface: &Surface, alloc: &mut IdAllocator) -> P
         } else {
             alloc.fresh_string()
         };
+        if let What::Burst { tool, count, args } = &sp.what {
+            let n = 3 + usize::from(*count % 4);
+            for k in 0..n {
+                let id = if k == 0 {
+                    id.clone()
+                } else {
+                    alloc.fresh_like(&id)
+                };
+                let what = What::CallTool {
+                    tool: *tool,
+                    args: args.clone(),
+                };
+                let plan = StepPlan {
+                    what,
+                    delivery: sp.delivery.clone(),
+                    int_id: sp.int_id,
+                };
+                if let Some(mut step) = build_step(&plan, &id, surface, &in_flight, alloc) {
+                    in_flight.push(id.clone());
+                    apply_delivery(&mut step, &sp.delivery, !steps.is_empty());
+                    // Every call after the first rides in the same write.
+                    step.coalesce = k > 0 || step.coalesce;
+                    step.split.clear();
+                    step.delay_ms = 0;
+                    steps.push(step);
+                }
+            }
+            continue;
+        }
         let Some(mut step) = build_step(sp, &id, surface, &in_flight, alloc) else {
             continue;
         };
@@ -266,6 +301,7 @@ pub fn materialise(plan: &Plan, surface: &Surface, alloc: &mut IdAllocator) -> P
         apply_delivery(&mut step, &sp.delivery, !steps.is_empty());
         steps.push(step);
     }
+    steps.truncate(MAX_STEPS);
     if steps.is_empty() {
         steps.push(Step::json(request(&alloc.fresh_string(), "ping", None)));
     }
@@ -276,7 +312,7 @@ fn request(id: &Value, method: &str, params: Option<Value>) -> Value {
     crate::session::request_message(id, method, params)
 }
 
-fn pick<'a, T>(items: &'a [T], n: u8) -> Option<&'a T> {
+fn pick<T>(items: &[T], n: u8) -> Option<&T> {
     if items.is_empty() {
         None
     } else {
@@ -439,6 +475,8 @@ fn build_step(
         What::NearValid { base, defect } => near_valid(base_request(*base, id, surface), *defect),
         What::Invalid { kind, depth } => return Some(invalid(*kind, *depth, id)),
         What::Oversize { pad } => oversize(*pad, id, surface),
+        // Expanded by `materialise`.
+        What::Burst { .. } => return None,
         What::CloseStdin { chance } => {
             // Rare: every close costs a restart.
             return (*chance < 6).then(Step::close);
@@ -623,7 +661,7 @@ fn oversize(pad: u8, id: &Value, surface: &Surface) -> Value {
         .iter()
         .find(|t| first_string_property(&t.schema).is_some());
     match text_tool {
-        Some(t) if pad % 2 == 0 => {
+        Some(t) if pad.is_multiple_of(2) => {
             let mut args = tool_arguments(
                 &t.schema,
                 &ArgsPlan {
@@ -783,7 +821,7 @@ fn gen_value(
                 json!(v)
             }
         }
-        "boolean" => json!(choice % 2 == 0),
+        "boolean" => json!(choice.is_multiple_of(2)),
         "array" if depth < 4 => match (choice % 3, schema.get("items")) {
             (0, _) | (_, None) => json!([]),
             (_, Some(items)) => json!([gen_value(items, plan, i + 1, id, marked, depth + 1)]),
@@ -842,10 +880,12 @@ fn apply_delivery(step: &mut Step, plan: &DeliveryPlan, has_previous: bool) {
         Cut::Halves if len > 1 => vec![len / 2],
         _ => Vec::new(),
     };
-    step.delay_ms = if plan.delay < 160 {
-        0
-    } else {
-        u64::from(plan.delay % 20) + 1
+    // Mostly no delay, often 1–2 ms (enough for the pieces to be separate reads),
+    // sometimes up to 20 ms.
+    step.delay_ms = match plan.delay {
+        0..=191 => 0,
+        192..=239 => u64::from(plan.delay % 2) + 1,
+        _ => u64::from(plan.delay % 18) + 3,
     };
     step.coalesce = has_previous && plan.coalesce;
     step.await_answers = has_previous && plan.await_answers < 24;
@@ -891,7 +931,11 @@ pub fn mutate(
             }
             2 => {
                 if let Some(step) = p.steps.get_mut(i) {
-                    step.delay_ms = rng.random_range(0..=20);
+                    step.delay_ms = if rng.random_bool(0.7) {
+                        rng.random_range(0..=2)
+                    } else {
+                        rng.random_range(3..=20)
+                    };
                 }
             }
             3 => {
@@ -1055,7 +1099,7 @@ mod tests {
         let (mut split, mut raw, mut marked) = (0, 0, 0);
         for _ in 0..400 {
             let p = generate(&mut rng, &s, &mut alloc);
-            assert!(!p.steps.is_empty() && p.steps.len() <= MAX_GENERATED_STEPS);
+            assert!(!p.steps.is_empty() && p.steps.len() <= MAX_STEPS);
             for step in &p.steps {
                 step.check().unwrap();
                 let len = step.bytes().len();

@@ -64,6 +64,8 @@ pub struct FuzzConfig {
     pub shrink: bool,
     /// Load the seeds shipped in corpus/fuzz-stdio/.
     pub builtin_seeds: bool,
+    /// Stop as soon as every one of these oracles has a finding (tests, benchmarks).
+    pub stop_on: Vec<String>,
 }
 
 /// Live counters, readable while the run goes on (for status lines).
@@ -313,7 +315,27 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
             .await;
         engine.stats.execs.fetch_add(1, Ordering::Relaxed);
         if engine.trace {
-            let steps: Vec<String> = program.steps.iter().map(|s| s.label()).collect();
+            let steps: Vec<String> = program
+                .steps
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}{}{}",
+                        s.label(),
+                        if s.split.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" /{}", s.split.len() + 1)
+                        },
+                        if s.delay_ms == 0 {
+                            String::new()
+                        } else {
+                            format!(" +{}ms", s.delay_ms)
+                        },
+                        if s.await_answers { " await" } else { "" }
+                    )
+                })
+                .collect();
             let settled: Vec<String> = obs
                 .requests
                 .iter()
@@ -367,6 +389,14 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
                 let mut state = engine.lock();
                 state.first_found.push((record.signature.clone(), found_ms));
                 state.findings.push(record);
+                let stop_on = &engine.config.stop_on;
+                if !stop_on.is_empty()
+                    && stop_on
+                        .iter()
+                        .all(|o| state.findings.iter().any(|f| &f.oracle == o))
+                {
+                    engine.stop.store(true, Ordering::Relaxed);
+                }
                 engine
                     .stats
                     .findings
@@ -505,7 +535,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration".into());
     }
     if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        return if (0.0..1e9).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!("{text:?} is not a duration"))

@@ -142,22 +142,33 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
         for r in &obs.requests {
             let id = &r.info.id;
             match &r.settled {
-                Settled::Lost { probe } => out.push(Firing::new(
-                    "lost-response",
-                    &r.info.method,
-                    format!(
-                        "request {} (id {id}) was never answered, yet the same request sent again alone was answered in {} ms",
-                        r.info.method,
-                        probe.as_millis()
-                    ),
-                )),
+                Settled::Lost { probe } => {
+                    let how = match r.info.delivery {
+                        "split" => "delivered in several writes",
+                        "shared-write" => "delivered in one write with other messages",
+                        _ => "delivered whole",
+                    };
+                    out.push(Firing::new(
+                        "lost-response",
+                        r.info.delivery,
+                        format!(
+                            "request {} (id {id}, {how}) was never answered, yet the same request sent again alone was answered in {} ms",
+                            r.info.method,
+                            probe.as_millis()
+                        ),
+                    ))
+                }
                 Settled::Hang | Settled::KnownHang => {
                     let detail = if r.info.oversize {
                         format!("{} oversize", r.info.method)
                     } else {
                         r.info.method.clone()
                     };
-                    let size = if r.info.oversize { " (a line of 64 KiB or more)" } else { "" };
+                    let size = if r.info.oversize {
+                        " (a line of 64 KiB or more)"
+                    } else {
+                        ""
+                    };
                     out.push(Firing::new(
                         "hang",
                         &detail,
@@ -182,10 +193,15 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
 
     // duplicate-response
     for (key, method) in &obs.duplicates {
+        let method = if method.is_empty() {
+            "a request"
+        } else {
+            method
+        };
         out.push(Firing::new(
             "duplicate-response",
-            method,
-            format!("request {method} (id {key}) was answered more than once"),
+            "",
+            format!("{method} (id {key}) was answered more than once"),
         ));
     }
 
@@ -280,8 +296,9 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
         }
     }
     if out.iter().any(|f| f.oracle == "framing") {
-        // Fragments of a broken line look like text; the framing finding covers them.
-        out.retain(|f| f.oracle != "stdout-pollution");
+        // Fragments of a broken line look like text, and answers inside broken lines
+        // look lost: the framing finding covers both.
+        out.retain(|f| f.oracle != "stdout-pollution" && f.oracle != "lost-response");
     }
 
     // memory
@@ -452,6 +469,7 @@ mod tests {
                 shape: "tools/call".into(),
                 markers: vec![],
                 message: json!({}),
+                delivery: "whole",
             },
             key: "\"fz-000000001\"".into(),
             settled,
@@ -535,7 +553,7 @@ mod tests {
         assert_eq!(
             sigs,
             vec![
-                "duplicate-response ping",
+                "duplicate-response",
                 "mismatched-id unknown-id",
                 "mismatched-id swapped-content",
                 "mismatched-id corrupted-content"

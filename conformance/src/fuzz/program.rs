@@ -249,6 +249,9 @@ pub struct RequestInfo {
     pub markers: Vec<(String, String)>,
     /// The message itself (after renumbering), to send again as a probe.
     pub message: Value,
+    /// How its bytes travelled: `split` (several writes), `shared-write` (in one
+    /// write with another message) or `whole`.
+    pub delivery: &'static str,
 }
 
 /// Lines at least this long count as oversize (servers with a 64 KiB limit drop them).
@@ -309,9 +312,18 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
             collect_ids(v, &mut ids_sent);
             if let Some(req) = request_info(index, v, bytes.len(), clean_start && !closed) {
                 let cancelled_now = cancelled.contains(&crate::session::id_key(&req.id));
+                let shares = step.coalesce || steps.get(index + 1).is_some_and(|n| n.coalesce);
+                let delivery = if !step.split.is_empty() {
+                    "split"
+                } else if shares {
+                    "shared-write"
+                } else {
+                    "whole"
+                };
                 requests.push(RequestInfo {
                     cancelled: cancelled_now,
                     demanded: req.demanded && !cancelled_now,
+                    delivery,
                     ..req
                 });
             }
@@ -463,6 +475,7 @@ fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Op
         method,
         id,
         message: v.clone(),
+        delivery: "whole",
     })
 }
 

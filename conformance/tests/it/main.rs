@@ -3,5 +3,6 @@
 mod clean;
 mod common;
 mod faults;
+mod fuzz;
 mod fuzz_corpus;
 mod testbed;
