@@ -507,7 +507,7 @@ impl Session {
     pub async fn send(&self, message: &Value) -> Result<(), RequestError> {
         if let Link::Http(_) = &self.shared.link {
             let body = serde_json::to_vec(message).unwrap_or_default();
-            return http_post(&self.shared, body, PostInfo::of(message)).await;
+            return http_post(&self.shared, body, PostInfo::of(message), false).await;
         }
         let mut line = serde_json::to_vec(message).unwrap_or_default();
         line.push(b'\n');
@@ -760,7 +760,7 @@ fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
             Link::Http(_) => {
                 tokio::spawn(async move {
                     let body = serde_json::to_vec(&answer).unwrap_or_default();
-                    let _ = http_post(&writer_shared, body, PostInfo::of(&answer)).await;
+                    let _ = http_post(&writer_shared, body, PostInfo::of(&answer), false).await;
                 });
             }
         }
@@ -850,6 +850,7 @@ async fn http_post(
     shared: &Arc<Shared>,
     body: Vec<u8>,
     info: PostInfo,
+    always_wait_head: bool,
 ) -> Result<(), RequestError> {
     let link = http_link(shared);
     let mut request = HttpRequest::post("", body);
@@ -857,7 +858,7 @@ async fn http_post(
         request = request.header(name, value);
     }
     let (head_tx, head_rx) = oneshot::channel();
-    let wait_head = info.ids.is_empty();
+    let wait_head = always_wait_head || info.ids.is_empty();
     let task = tokio::spawn(post_task(shared.clone(), request, info, head_tx));
     track(link, task.abort_handle());
     if !wait_head {
@@ -1103,10 +1104,34 @@ fn fail_waiters(shared: &Shared, info: &PostInfo, error: impl Fn() -> RequestErr
     }
 }
 
+/// Two or more JSON values, one per line; `None` for anything else.
+fn several_messages(payload: &[u8]) -> Option<Vec<Value>> {
+    let lines: Vec<&[u8]> = payload
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    lines
+        .into_iter()
+        .map(|l| serde_json::from_slice::<Value>(l).ok())
+        .collect()
+}
+
 /// One POST on a raw connection, its body written following `delivery`.
 async fn http_deliver(shared: &Arc<Shared>, delivery: &Delivery) -> Result<(), RequestError> {
     let link = http_link(shared);
     let payload = delivery.payload();
+    // Several newline-delimited messages (stdio pipelining) become one POST each, in
+    // order: over HTTP every message is its own request.
+    if let Some(messages) = several_messages(&payload) {
+        for message in messages {
+            let body = serde_json::to_vec(&message).unwrap_or_default();
+            http_post(shared, body, PostInfo::of(&message), true).await?;
+        }
+        return Ok(());
+    }
     let info = PostInfo::of_bytes(&payload);
     let mut head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -1195,6 +1220,16 @@ mod tests {
         assert_eq!(info.ids, vec![json!(1)]);
         assert!(info.initialize);
         assert!(PostInfo::of_bytes(b"{nope").ids.is_empty());
+    }
+
+    #[test]
+    fn pipelined_lines_are_split_into_messages() {
+        assert_eq!(
+            several_messages(b"{\"a\":1}\n{\"b\":2}\n").map(|v| v.len()),
+            Some(2)
+        );
+        assert_eq!(several_messages(b"{\"a\":1}\n"), None);
+        assert_eq!(several_messages(b"{\"a\":1}\n{nope\n"), None);
     }
 
     #[test]

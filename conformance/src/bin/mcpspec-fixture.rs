@@ -3,20 +3,26 @@
 //! Arguments are parsed by hand: there are three flags, and the fixture stays
 //! free of CLI dependencies.
 
-use mcpspec::fixture::{run_stdio, Fault};
+use mcpspec::fixture::{run_http, run_stdio, Fault};
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
 
 const USAGE: &str = "\
 mcpspec-fixture: a small MCP server over stdio for proving conformance cases.
 
 Usage:
   mcpspec-fixture [--fault NAME]   serve MCP on stdin/stdout, optionally with one deliberate bug
+  mcpspec-fixture --http 127.0.0.1:PORT [--fault NAME]
+                                   serve Streamable HTTP at http://127.0.0.1:PORT/mcp (loopback only)
+  mcpspec-fixture --port PORT [--fault NAME]
+                                   the same on 127.0.0.1:PORT
   mcpspec-fixture --list-faults    print every fault as NAME<TAB>description
   mcpspec-fixture --help           print this help
 ";
 
 enum Command {
     Serve(Option<Fault>),
+    ServeHttp(Option<Fault>, SocketAddr),
     ListFaults,
     Help,
 }
@@ -24,9 +30,33 @@ enum Command {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut fault = None;
     let mut list = false;
+    let mut http: Option<SocketAddr> = None;
     while let Some(arg) = args.next() {
         let name = match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
+            "--http" => {
+                let text = args
+                    .next()
+                    .ok_or("--http needs an address like 127.0.0.1:8080")?;
+                let addr: SocketAddr = text
+                    .parse()
+                    .map_err(|_| format!("--http {text}: not an address like 127.0.0.1:8080"))?;
+                if !addr.ip().is_loopback() {
+                    return Err(format!(
+                        "--http {text}: only loopback addresses are allowed"
+                    ));
+                }
+                http = Some(addr);
+                continue;
+            }
+            "--port" => {
+                let text = args.next().ok_or("--port needs a number")?;
+                let port: u16 = text
+                    .parse()
+                    .map_err(|_| format!("--port {text}: not a port number"))?;
+                http = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+                continue;
+            }
             "--list-faults" => {
                 list = true;
                 continue;
@@ -52,6 +82,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     }
     Ok(if list {
         Command::ListFaults
+    } else if let Some(addr) = http {
+        Command::ServeHttp(fault, addr)
     } else {
         Command::Serve(fault)
     })
@@ -76,6 +108,13 @@ fn main() {
             print_stdout(&listing);
             0
         }
+        Ok(Command::ServeHttp(fault, addr)) => match run_http(fault, addr) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("mcpspec-fixture: {error}");
+                1
+            }
+        },
         Ok(Command::Serve(fault)) => match run_stdio(fault) {
             Ok(code) => code,
             Err(error) => {

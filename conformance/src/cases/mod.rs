@@ -14,6 +14,7 @@ pub fn catalogue() -> Vec<Case> {
         basic::lifecycle::CASES,
         basic::schema::CASES,
         basic::transports::stdio::CASES,
+        basic::transports::streamable_http::CASES,
         basic::utilities::ping::CASES,
         server::tools::CASES,
         server::resources::CASES,

@@ -1,7 +1,7 @@
 //! The clean fixture passes every case at every session-era revision, and its JSON
 //! report is stable (snapshot).
 
-use crate::common::{check_fixture, schema_dir};
+use crate::common::{check_fixture, check_fixture_http, schema_dir};
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
 
@@ -14,6 +14,50 @@ async fn clean_fixture_passes_every_case_at_every_revision() {
             let acceptable = match r.outcome {
                 Outcome::Pass | Outcome::NotApplicable | Outcome::Info => true,
                 // Only the schema oracle may be untestable, and only without schemas.
+                Outcome::Untestable => {
+                    r.id == "basic/messages-match-schema" && schema_dir().is_none()
+                }
+                Outcome::Fail | Outcome::Warn | Outcome::HarnessError => false,
+            };
+            if !acceptable {
+                problems.push(format!(
+                    "{revision} {}: {} — {}",
+                    r.id,
+                    r.outcome.as_str(),
+                    r.message
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// The same over Streamable HTTP, at every revision that has it (2025-03-26 on): the
+/// HTTP cases and every transport-neutral case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_fixture_passes_every_case_over_http() {
+    let mut problems = Vec::new();
+    for revision in Revision::SESSION_ERA
+        .into_iter()
+        .filter(|r| *r >= Revision::V2025_03_26)
+    {
+        let report = check_fixture_http(None, &[], revision).await;
+        assert_eq!(report.subject.transport, "streamable-http");
+        assert!(
+            report
+                .results
+                .iter()
+                .any(|r| r.id.starts_with("basic/transports/streamable-http/")),
+            "{revision}: no HTTP case ran"
+        );
+        for r in &report.results {
+            assert!(
+                !r.id.starts_with("basic/transports/stdio/"),
+                "{revision}: stdio case {} ran over HTTP",
+                r.id
+            );
+            let acceptable = match r.outcome {
+                Outcome::Pass | Outcome::NotApplicable | Outcome::Info => true,
                 Outcome::Untestable => {
                     r.id == "basic/messages-match-schema" && schema_dir().is_none()
                 }

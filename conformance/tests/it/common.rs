@@ -36,6 +36,57 @@ pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revisio
         .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
 }
 
+/// Run the selected cases against the fixture over Streamable HTTP at `revision`: the
+/// runner starts `mcpspec-fixture --port {port}` and stops it at the end.
+pub async fn check_fixture_http(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
+    let mut argv = vec![
+        env!("CARGO_BIN_EXE_mcpspec-fixture").to_string(),
+        "--port".to_string(),
+        "{port}".to_string(),
+    ];
+    if let Some(f) = fault {
+        argv.push("--fault".into());
+        argv.push(f.into());
+    }
+    let command = CommandSpec::from_argv(&argv).expect("non-empty argv");
+    let mut config = RunConfig::http("http://127.0.0.1:{port}/mcp", Some(command), revision);
+    config.request_timeout = Duration::from_secs(5);
+    config.init_timeout = Duration::from_secs(20);
+    config.jobs = 4;
+    config.schema_dir = schema_dir();
+    let selection = Selection {
+        only: only.iter().map(|s| s.to_string()).collect(),
+        skip: Vec::new(),
+    };
+    runner::run(config, &catalogue(), &selection, &NoProgress)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("HTTP check against fixture (fault {fault:?}) failed to run: {e}")
+        })
+}
+
+/// Like [`assert_faults`], over Streamable HTTP.
+pub async fn assert_http_faults(expectations: &[FaultExpectation]) {
+    let mut problems = Vec::new();
+    for e in expectations {
+        let report = check_fixture_http(Some(e.fault), e.only, e.revision).await;
+        for (id, wanted) in e.outcomes {
+            match report.results.iter().find(|r| r.id == *id) {
+                None => problems.push(format!("fault {}: case {id} did not run", e.fault)),
+                Some(r) if r.outcome != *wanted => problems.push(format!(
+                    "fault {}: case {id} was {} (wanted {}): {}",
+                    e.fault,
+                    r.outcome.as_str(),
+                    wanted.as_str(),
+                    r.message
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
 /// The official schemas, when the environment points at them (.ci/run does).
 pub fn schema_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("MCPSPEC_SCHEMA_DIR").map(Into::into)

@@ -2,6 +2,7 @@
 //! naming the right requirement. One module per case family.
 
 mod completion;
+mod http;
 mod index;
 mod lifecycle;
 mod logging;
@@ -45,6 +46,7 @@ const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
 fn all_expectations() -> Vec<&'static FaultExpectation> {
     [
         completion::EXPECTATIONS,
+        http::EXPECTATIONS,
         index::EXPECTATIONS,
         lifecycle::EXPECTATIONS,
         logging::EXPECTATIONS,
