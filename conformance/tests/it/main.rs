@@ -1,6 +1,7 @@
 //! Integration tests of the mcpspec crate (one test binary, one module per subject).
 
 mod clean;
+mod cli;
 mod common;
 mod faults;
 mod fuzz;
