@@ -755,6 +755,11 @@ fn gen_object(
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     for (i, (name, prop)) in props.iter().enumerate().take(16) {
+        if is_duration_like(name, prop) {
+            // Never leave a duration to its default (often seconds): ask for the least.
+            out.insert(name.clone(), least_number(prop));
+            continue;
+        }
         let wanted = required.contains(&name.as_str()) || plan.optional & (1 << (i % 8)) != 0;
         if wanted {
             out.insert(
@@ -829,6 +834,45 @@ fn gen_value(
         "object" if depth < 4 => gen_object(schema, plan, id, marked, depth),
         "null" => Value::Null,
         _ => json!({}),
+    }
+}
+
+/// A numeric property that sets how long a tool works (or how much it repeats).
+fn is_duration_like(name: &str, schema: &Value) -> bool {
+    let numeric = matches!(
+        schema.get("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    );
+    let lower = name.to_ascii_lowercase();
+    numeric
+        && [
+            "duration",
+            "delay",
+            "sleep",
+            "wait",
+            "timeout",
+            "ms",
+            "millis",
+            "seconds",
+            "secs",
+            "interval",
+            "steps",
+            "count",
+            "repeat",
+            "iterations",
+        ]
+        .iter()
+        .any(|w| lower == *w || lower.ends_with(w) || lower.starts_with(w))
+}
+
+/// The smallest sensible value for a numeric property: 0, or its minimum.
+fn least_number(schema: &Value) -> Value {
+    let min = schema.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
+    let v = min.max(0.0);
+    if schema.get("type").and_then(Value::as_str) == Some("integer") || v.fract() == 0.0 {
+        json!(v.ceil() as i64)
+    } else {
+        json!(v)
     }
 }
 
@@ -983,8 +1027,14 @@ pub fn mutate(
         }
     }
     // A close ends the input: drop anything after it, and keep the input bounded.
+    // Most mutants drop it again: every close costs a server restart.
     if let Some(close) = p.steps.iter().position(|s| s.close_stdin) {
-        p.steps.truncate(close + 1);
+        let keep = if rng.random_bool(0.2) {
+            close + 1
+        } else {
+            close
+        };
+        p.steps.truncate(keep);
     }
     p.steps.truncate(MAX_STEPS);
     if p.steps.is_empty() {
@@ -1156,6 +1206,24 @@ mod tests {
                 assert!(p.steps.last().unwrap().close_stdin);
             }
         }
+    }
+
+    #[test]
+    fn durations_are_always_the_least() {
+        let schema = json!({"type":"object","properties":{
+            "duration":{"type":"number","default":10},
+            "steps":{"type":"integer","minimum":1,"default":5},
+            "text":{"type":"string"}
+        }});
+        let plan = ArgsPlan {
+            variant: 0,
+            optional: 0,
+            picks: [3; 4],
+        };
+        let args = tool_arguments(&schema, &plan, &json!(1)).unwrap();
+        assert_eq!(args["duration"], json!(0));
+        assert_eq!(args["steps"], json!(1));
+        assert!(args.get("text").is_none());
     }
 
     #[test]

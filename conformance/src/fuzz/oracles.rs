@@ -159,15 +159,33 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                     ))
                 }
                 Settled::Hang | Settled::KnownHang => {
-                    let detail = if r.info.oversize {
+                    // Members beyond jsonrpc/id/method/params are allowed, but a server
+                    // that chokes on them drops every such request, whatever its method.
+                    let extra: Vec<&String> = r
+                        .info
+                        .message
+                        .as_object()
+                        .map(|o| {
+                            o.keys()
+                                .filter(|k| {
+                                    !["jsonrpc", "id", "method", "params"].contains(&k.as_str())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let detail = if !extra.is_empty() {
+                        "extra-member".to_string()
+                    } else if r.info.oversize {
                         format!("{} oversize", r.info.method)
                     } else {
                         r.info.method.clone()
                     };
-                    let size = if r.info.oversize {
-                        " (a line of 64 KiB or more)"
+                    let size = if !extra.is_empty() {
+                        format!(" (with the extra top-level member {:?})", extra[0])
+                    } else if r.info.oversize {
+                        " (a line of 64 KiB or more)".to_string()
                     } else {
-                        ""
+                        String::new()
                     };
                     out.push(Firing::new(
                         "hang",
@@ -330,9 +348,20 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
 
     // stderr-panic (warning)
     if let Some((pattern, line)) = panic_line(&obs.stderr) {
+        let kind = pattern
+            .split(" (")
+            .next()
+            .unwrap_or(pattern)
+            .trim()
+            .to_lowercase()
+            .replace(' ', "-");
+        let detail = match error_type(&line) {
+            "" => kind,
+            t => format!("{kind} {t}"),
+        };
         out.push(Firing::new(
             "stderr-panic",
-            &pattern.to_lowercase().replace(' ', "-"),
+            &detail,
             format!("stderr: {line}"),
         ));
     }
@@ -401,18 +430,47 @@ pub fn steady_growth(rss: &RssHistory, window: usize) -> Option<u64> {
     steady.then_some(growth)
 }
 
-/// The first stderr line matching a panic pattern.
+/// The first stderr line matching a panic pattern. For a Python traceback, the
+/// exception line that ends it (`ValueError: ...`) says more than the header.
 pub fn panic_line(stderr: &[u8]) -> Option<(&'static str, String)> {
     if stderr.is_empty() {
         return None;
     }
     let text = String::from_utf8_lossy(stderr);
-    for line in text.lines() {
-        if let Some(p) = PANIC_PATTERNS.iter().find(|p| line.contains(*p)) {
-            return Some((p, crate::util::clip(line.trim(), 200)));
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(p) = PANIC_PATTERNS.iter().find(|p| line.contains(*p)) else {
+            continue;
+        };
+        if p.starts_with("Traceback") {
+            let exception = lines[i + 1..].iter().find(|l| {
+                !l.starts_with(char::is_whitespace)
+                    && !l.starts_with("Traceback")
+                    && l.contains(':')
+            });
+            if let Some(e) = exception {
+                return Some((p, crate::util::clip(e.trim(), 200)));
+            }
         }
+        return Some((p, crate::util::clip(line.trim(), 200)));
     }
     None
+}
+
+/// The exception or error type at the start of a panic line, for signatures:
+/// `ValueError: x` → `ValueError`. Empty when the line does not start with one.
+fn error_type(line: &str) -> &str {
+    let head = line.split(':').next().unwrap_or_default();
+    if !head.is_empty()
+        && head.len() <= 60
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '_')
+    {
+        head
+    } else {
+        ""
+    }
 }
 
 /// Marker tokens, response ids: used by features too.
@@ -603,6 +661,23 @@ mod tests {
             ]
         );
         assert!(fired[1].is_warning() && !fired[0].is_warning());
+    }
+
+    #[test]
+    fn tracebacks_are_named_by_their_exception() {
+        let tb = b"handler raised\nTraceback (most recent call last):\n  File \"x.py\", line 1\n    raise ValueError(n)\nValueError: Unknown prompt: x\n";
+        assert_eq!(
+            panic_line(tb),
+            Some((
+                "Traceback (most recent call last)",
+                "ValueError: Unknown prompt: x".into()
+            ))
+        );
+        let mut o = obs();
+        o.stderr = tb.to_vec();
+        let fired = judge(&o, &RssHistory::default(), &MemoryLimits::default());
+        assert_eq!(fired[0].signature, "stderr-panic traceback ValueError");
+        assert_eq!(panic_line(b"all good\n"), None);
     }
 
     #[test]
