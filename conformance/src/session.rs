@@ -774,13 +774,16 @@ fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
                 }
             }
         }
-        if let Some(id) = v.get("id") {
-            let waiter = lock(&shared.pending).remove(&id_key(id));
-            if let Some(tx) = waiter {
-                let _ = tx.send(Ok(Response { raw: v.clone() }));
-            }
-        }
     }
+    // Logged before the waiter wakes: a mark taken after a response was received must
+    // never see that response as new.
+    let waiter = match &inbound {
+        Inbound::Response(v) => v
+            .get("id")
+            .and_then(|id| lock(&shared.pending).remove(&id_key(id)))
+            .map(|tx| (tx, v.clone())),
+        _ => None,
+    };
     {
         let mut log = lock(&shared.events);
         let seq = log.next_seq;
@@ -790,6 +793,9 @@ fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
             log.entries.pop_front();
             log.dropped += 1;
         }
+    }
+    if let Some((tx, raw)) = waiter {
+        let _ = tx.send(Ok(Response { raw }));
     }
     shared.arrived.notify_waiters();
 }
@@ -897,9 +903,10 @@ async fn post_task(
         .to_string();
     let session = response.header_str("mcp-session-id").map(str::to_string);
     on_head(&shared, status, &content_type, session, &info);
-    let _ = head_tx.send(Ok(()));
     let deadline = std::time::Instant::now() + link.stream_timeout;
     let summary = if media_type(&content_type) == "text/event-stream" && is_success(status) {
+        // A stream may stay open: the sender is settled once the head is in.
+        let _ = head_tx.send(Ok(()));
         let mut stream = response.into_stream();
         let mut feed = SseFeed::new();
         loop {
@@ -917,10 +924,14 @@ async fn post_task(
         }
         feed.summary(status)
     } else {
-        match response.read_body(deadline).await {
+        // A whole body is fed before the sender goes on, so a later message's answer
+        // cannot overtake this one's.
+        let summary = match response.read_body(deadline).await {
             Ok(body) => consume_whole(&shared, status, &content_type, &body),
             Err(e) => format!("HTTP {status} ({content_type}): reading the body failed: {e}"),
-        }
+        };
+        let _ = head_tx.send(Ok(()));
+        summary
     };
     fail_waiters(&shared, &info, || RequestError::Http(summary.clone()));
 }
@@ -1155,41 +1166,92 @@ async fn http_deliver(shared: &Arc<Shared>, delivery: &Delivery) -> Result<(), R
         .map_err(|e| RequestError::Write(e.to_string()))?;
     let reader_shared = shared.clone();
     let stream_timeout = link.stream_timeout;
+    // Settled once the whole answer was fed (or, for an SSE answer, once its head is
+    // in): later messages then cannot overtake this one's answer.
+    let (settled_tx, settled_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let deadline = std::time::Instant::now() + stream_timeout;
-        let summary = match raw.read_response(deadline).await {
-            Ok(response) => {
-                let content_type = response
-                    .head
-                    .header("content-type")
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
-                let session = response
-                    .head
-                    .header("mcp-session-id")
-                    .map(|v| String::from_utf8_lossy(v).into_owned());
-                on_head(
-                    &reader_shared,
-                    response.status(),
-                    &content_type,
-                    session,
-                    &info,
-                );
-                consume_whole(
-                    &reader_shared,
-                    response.status(),
-                    &content_type,
-                    &response.body,
-                )
-            }
-            Err(e) => format!("no complete HTTP response: {e}"),
-        };
+        let summary =
+            read_raw_response(&reader_shared, &mut raw, &info, deadline, settled_tx).await;
         fail_waiters(&reader_shared, &info, || {
             RequestError::Http(summary.clone())
         });
     });
     track(link, task.abort_handle());
+    let _ = tokio::time::timeout(DEFAULT_REQUEST_TIMEOUT, settled_rx).await;
     Ok(())
+}
+
+/// Read one response from a raw connection and feed it; SSE bodies are fed event by
+/// event as they arrive. Returns the summary for waiters left unanswered.
+async fn read_raw_response(
+    shared: &Arc<Shared>,
+    raw: &mut RawHttp,
+    info: &PostInfo,
+    deadline: std::time::Instant,
+    settled: oneshot::Sender<()>,
+) -> String {
+    use mcpspec_harness::{RawEvent, ResponseItem};
+    let mut settled = Some(settled);
+    let mut head: Option<(u16, String)> = None;
+    let mut sse: Option<SseFeed> = None;
+    let mut body = Vec::new();
+    loop {
+        match raw.next_event(deadline).await {
+            RawEvent::Item(ResponseItem::Head(h)) if h.is_interim() => {}
+            RawEvent::Item(ResponseItem::Head(h)) => {
+                let content_type = h
+                    .header("content-type")
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default();
+                let session = h
+                    .header("mcp-session-id")
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                on_head(shared, h.status, &content_type, session, info);
+                if media_type(&content_type) == "text/event-stream" && is_success(h.status) {
+                    sse = Some(SseFeed::new());
+                    if let Some(tx) = settled.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                head = Some((h.status, content_type));
+            }
+            RawEvent::Item(ResponseItem::Body(bytes)) => match sse.as_mut() {
+                Some(feed) => feed.push(shared, &bytes),
+                None => body.extend_from_slice(&bytes),
+            },
+            RawEvent::Item(ResponseItem::End { .. }) => {
+                let Some((status, content_type)) = head else {
+                    continue;
+                };
+                return match sse.as_mut() {
+                    Some(feed) => {
+                        feed.finish(shared, None);
+                        feed.summary(status)
+                    }
+                    None => consume_whole(shared, status, &content_type, &body),
+                };
+            }
+            RawEvent::Item(ResponseItem::Error(e)) => {
+                if let Some(feed) = sse.as_mut() {
+                    feed.finish(shared, Some(e.to_string()));
+                }
+                return format!("the HTTP response is malformed: {e}");
+            }
+            RawEvent::Closed | RawEvent::ReadError(_) => {
+                if let Some(feed) = sse.as_mut() {
+                    feed.finish(shared, Some("connection closed".into()));
+                }
+                return match head {
+                    Some((status, _)) => {
+                        format!("HTTP {status}: the connection closed before the body ended")
+                    }
+                    None => "the connection closed before a response".into(),
+                };
+            }
+            RawEvent::Timeout => return "no complete HTTP response in time".into(),
+        }
+    }
 }
 
 #[cfg(test)]

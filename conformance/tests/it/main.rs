@@ -7,3 +7,4 @@ mod faults;
 mod fuzz;
 mod fuzz_corpus;
 mod testbed;
+mod testbed_http;

@@ -1,0 +1,140 @@
+//! `check --url` against the real test-bed servers over Streamable HTTP. Opt-in: set
+//! MCPSPEC_TESTBED_HTTP=1 (each server is started on a free loopback port, once per
+//! run, and stopped at the end). The expected verdicts of the HTTP cases are listed
+//! here with the evidence that makes each a genuine violation.
+
+use mcpspec::case::RunConfig;
+use mcpspec::cases::catalogue;
+use mcpspec::report::{Outcome, Report};
+use mcpspec::runner::{self, NoProgress, Selection};
+use mcpspec::spec::Revision;
+use mcpspec_harness::CommandSpec;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const HTTP_CASES: &str = "basic/transports/streamable-http/";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// `NAME` from .testbed/servers.env as words, when the test bed is installed.
+fn env_command(name: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(repo_root().join(".testbed/servers.env")).ok()?;
+    text.lines().find_map(|line| {
+        let line = line.trim_start_matches("export ").trim();
+        let (key, value) = line.split_once('=')?;
+        (key == name).then(|| {
+            value
+                .trim_matches('"')
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+    })
+}
+
+fn enabled() -> bool {
+    if std::env::var_os("MCPSPEC_TESTBED_HTTP").is_none() {
+        eprintln!("set MCPSPEC_TESTBED_HTTP=1 to check the test bed over HTTP: skipped");
+        return false;
+    }
+    true
+}
+
+async fn check_http(argv: Vec<String>, env: &[(&str, String)]) -> Report {
+    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
+    command.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let mut config = RunConfig::http(
+        "http://127.0.0.1:{port}/mcp",
+        Some(command),
+        Revision::V2025_11_25,
+    );
+    config.request_timeout = Duration::from_secs(5);
+    config.init_timeout = Duration::from_secs(30);
+    config.jobs = 3;
+    let selection = Selection {
+        only: vec![HTTP_CASES.to_string()],
+        skip: Vec::new(),
+    };
+    runner::run(config, &catalogue(), &selection, &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("HTTP check of {argv:?} could not run: {e}"))
+}
+
+fn non_pass(report: &Report) -> Vec<String> {
+    let mut out: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Pass)
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.outcome.as_str(),
+                r.id.trim_start_matches(HTTP_CASES)
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let mut argv = cmd;
+    argv.extend(["--transport", "streamable-http", "--port", "{port}"].map(String::from));
+    let report = check_http(argv, &[]).await;
+    assert_eq!(non_pass(&report), Vec::<String>::new(), "{report:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_RMCP_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let mut argv = cmd;
+    argv.extend(["--port", "{port}"].map(String::from));
+    let report = check_http(argv, &[]).await;
+    // Served a POST with `Origin: https://attacker.example` with 200 and the ping result.
+    assert_eq!(
+        non_pass(&report),
+        vec!["fail foreign-origin-forbidden".to_string()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_everything_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let loopback = repo_root().join("testbed/loopback.mjs");
+    let mut argv = cmd;
+    // The stdio command ends with the transport word.
+    if argv.last().map(String::as_str) == Some("stdio") {
+        argv.pop();
+    }
+    argv.push("streamableHttp".into());
+    // Without the preload it listens on every interface.
+    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    let report = check_http(argv, &env).await;
+    // Observed: a foreign Origin is served with 200; after DELETE → 200 the ended
+    // session's id gets 400 "No valid session ID provided" (not 404), and so does a
+    // never-issued id.
+    assert_eq!(
+        non_pass(&report),
+        vec![
+            "fail delete-ends-session".to_string(),
+            "fail foreign-origin-forbidden".to_string(),
+            "warn unknown-session".to_string(),
+        ]
+    );
+}
