@@ -91,6 +91,15 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         outcomes: &[(id!("delete-ends-session"), Outcome::Fail)],
     },
     FaultExpectation {
+        fault: "http-ignore-accept",
+        revision: LATEST,
+        only: HTTP,
+        outcomes: &[
+            (id!("accept-honoured"), Outcome::Warn),
+            (id!("post-answers-requests"), Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
         fault: "http-split-body-first-read",
         revision: Revision::V2025_03_26,
         only: HTTP,

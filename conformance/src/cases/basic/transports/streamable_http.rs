@@ -37,6 +37,17 @@ pub const CASES: &[Case] = &[
         run: |ctx| Box::pin(post_answers_requests(ctx)),
     },
     Case {
+        id: "basic/transports/streamable-http/accept-honoured",
+        title: "A request accepting only one of JSON or SSE is answered in that type or refused with 406",
+        requirements: &["HTTP-007"],
+        level: Level::Should,
+        revisions: STREAMABLE,
+        transports: HTTP,
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(accept_honoured(ctx)),
+    },
+    Case {
         id: "basic/transports/streamable-http/notification-accepted",
         title: "A POSTed notification is answered 202 Accepted with an empty body",
         requirements: &["HTTP-005"],
@@ -344,6 +355,35 @@ async fn post_answers_requests(ctx: &mut Ctx) -> CaseResult {
         .expected(format!("a JSON-RPC response with id {id}"))
         .actual(ex.describe())),
     }
+}
+
+/// HTTP-007: with only one type in `Accept`, the answer is of that type (or 406).
+async fn accept_honoured(ctx: &mut Ctx) -> CaseResult {
+    let info = http_info(ctx)?;
+    let mut bad = Vec::new();
+    let mut seen = Vec::new();
+    for only in ["application/json", "text/event-stream"] {
+        let id = ctx.session().next_id();
+        let request = with(info.post(ping(&id)), "Accept", only);
+        let ex = exchange(&info, request, Some(&id), ctx.timeout()).await?;
+        let media = ex.media();
+        if ex.status == 406 || media == only {
+            seen.push(format!("Accept: {only} → {} {media}", ex.status));
+        } else if ex.is_success() {
+            bad.push(format!("Accept: {only} → {}", ex.describe()));
+        } else {
+            // Refusing with another 4xx is not content negotiation's business here.
+            seen.push(format!("Accept: {only} → {}", ex.status));
+        }
+    }
+    if bad.is_empty() {
+        return Ok(Verdict::pass(seen.join("; ")));
+    }
+    Ok(
+        Verdict::violation("an answer used a media type the request's Accept excludes")
+            .expected("the accepted type, or 406 Not Acceptable")
+            .actual(bad.join("\n")),
+    )
 }
 
 /// HTTP-005: `notifications/initialized`, POSTed after the initialize response, gets
