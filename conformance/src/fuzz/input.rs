@@ -156,7 +156,8 @@ pub enum InvalidKind {
 #[derive(Debug, Clone, Arbitrary)]
 pub struct DeliveryPlan {
     pub cut: Cut,
-    /// Below 192: no delay; otherwise 1–20 ms before each piece (mostly 1–2).
+    /// Below 230: no delay; otherwise 1–20 ms before each piece (mostly 1). Delays are
+    /// idle time for both sides, so they are kept rare and short.
     pub delay: u8,
     pub coalesce: bool,
     /// Below 24: wait for every answer before this step.
@@ -924,12 +925,12 @@ fn apply_delivery(step: &mut Step, plan: &DeliveryPlan, has_previous: bool) {
         Cut::Halves if len > 1 => vec![len / 2],
         _ => Vec::new(),
     };
-    // Mostly no delay, often 1–2 ms (enough for the pieces to be separate reads),
-    // sometimes up to 20 ms.
+    // Mostly no delay, sometimes 1 ms (enough for the pieces to be separate reads),
+    // rarely up to 20 ms.
     step.delay_ms = match plan.delay {
-        0..=191 => 0,
-        192..=239 => u64::from(plan.delay % 2) + 1,
-        _ => u64::from(plan.delay % 18) + 3,
+        0..=229 => 0,
+        230..=249 => 1,
+        _ => u64::from(plan.delay % 19) + 2,
     };
     step.coalesce = has_previous && plan.coalesce;
     step.await_answers = has_previous && plan.await_answers < 24;
@@ -975,10 +976,10 @@ pub fn mutate(
             }
             2 => {
                 if let Some(step) = p.steps.get_mut(i) {
-                    step.delay_ms = if rng.random_bool(0.7) {
-                        rng.random_range(0..=2)
+                    step.delay_ms = if rng.random_bool(0.9) {
+                        rng.random_range(0..=1)
                     } else {
-                        rng.random_range(3..=20)
+                        rng.random_range(2..=20)
                     };
                 }
             }
