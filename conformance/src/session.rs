@@ -204,12 +204,25 @@ impl HttpTarget {
 struct PostInfo {
     /// Ids of the requests in the body.
     ids: Vec<Value>,
+    /// For each id, the waiter registration current when the POST went out.
+    registrations: Vec<Option<u64>>,
     initialize: bool,
     /// Methods for the transcript.
     label: String,
 }
 
 impl PostInfo {
+    /// Note which waiters this POST is for (before sending it).
+    fn bind(mut self, shared: &Shared) -> PostInfo {
+        let pending = lock(&shared.pending);
+        self.registrations = self
+            .ids
+            .iter()
+            .map(|id| pending.get(&id_key(id)).map(|(r, _)| *r))
+            .collect();
+        self
+    }
+
     fn of(message: &Value) -> PostInfo {
         let items: Vec<&Value> = match message {
             Value::Array(items) => items.iter().collect(),
@@ -244,10 +257,16 @@ impl PostInfo {
     }
 }
 
+/// Where the answer to one request goes.
+type Waiter = oneshot::Sender<Result<Response, RequestError>>;
+
 struct Shared {
     control: ProcessControl,
     link: Link,
-    pending: Mutex<HashMap<String, oneshot::Sender<Result<Response, RequestError>>>>,
+    /// id key → (registration number, waiter). The number tells a waiter registered
+    /// again for a reused id from the one an earlier POST carried.
+    pending: Mutex<HashMap<String, (u64, Waiter)>>,
+    next_registration: std::sync::atomic::AtomicU64,
     /// id key → method of every request this session sent, for attribution.
     methods: Mutex<HashMap<String, String>>,
     events: Mutex<EventLog>,
@@ -329,6 +348,7 @@ impl Session {
             control,
             link: Link::Stdio(tokio::sync::Mutex::new(writer)),
             pending: Mutex::new(HashMap::new()),
+            next_registration: std::sync::atomic::AtomicU64::new(1),
             methods: Mutex::new(HashMap::new()),
             events: Mutex::new(EventLog::default()),
             arrived: Notify::new(),
@@ -371,6 +391,7 @@ impl Session {
                 stream_timeout: Duration::from_secs(600),
             })),
             pending: Mutex::new(HashMap::new()),
+            next_registration: std::sync::atomic::AtomicU64::new(1),
             methods: Mutex::new(HashMap::new()),
             events: Mutex::new(EventLog::default()),
             arrived: Notify::new(),
@@ -537,7 +558,11 @@ impl Session {
     pub fn expect(&self, id: &Value, method: &str) -> PendingResponse {
         let key = id_key(id);
         let (tx, rx) = oneshot::channel();
-        lock(&self.shared.pending).insert(key.clone(), tx);
+        let registration = self
+            .shared
+            .next_registration
+            .fetch_add(1, Ordering::Relaxed);
+        lock(&self.shared.pending).insert(key.clone(), (registration, tx));
         lock(&self.shared.methods).insert(key, method.to_string());
         PendingResponse {
             rx,
@@ -781,7 +806,7 @@ fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
         Inbound::Response(v) => v
             .get("id")
             .and_then(|id| lock(&shared.pending).remove(&id_key(id)))
-            .map(|tx| (tx, v.clone())),
+            .map(|(_, tx)| (tx, v.clone())),
         _ => None,
     };
     {
@@ -858,6 +883,7 @@ async fn http_post(
     info: PostInfo,
     always_wait_head: bool,
 ) -> Result<(), RequestError> {
+    let info = info.bind(shared);
     let link = http_link(shared);
     let mut request = HttpRequest::post("", body);
     for (name, value) in mcp_headers(link) {
@@ -1107,10 +1133,18 @@ impl SseFeed {
 
 /// Remove the waiters of this POST's requests that are still unanswered and tell them.
 fn fail_waiters(shared: &Shared, info: &PostInfo, error: impl Fn() -> RequestError) {
-    for id in &info.ids {
-        let waiter = lock(&shared.pending).remove(&id_key(id));
-        if let Some(tx) = waiter {
-            let _ = tx.send(Err(error()));
+    for (i, id) in info.ids.iter().enumerate() {
+        let Some(registration) = info.registrations.get(i).copied().flatten() else {
+            continue;
+        };
+        let mut pending = lock(&shared.pending);
+        let key = id_key(id);
+        // Only the waiter this POST was for: the id may have been reused since.
+        if pending.get(&key).is_some_and(|(r, _)| *r == registration) {
+            if let Some((_, tx)) = pending.remove(&key) {
+                drop(pending);
+                let _ = tx.send(Err(error()));
+            }
         }
     }
 }
@@ -1143,7 +1177,7 @@ async fn http_deliver(shared: &Arc<Shared>, delivery: &Delivery) -> Result<(), R
         }
         return Ok(());
     }
-    let info = PostInfo::of_bytes(&payload);
+    let info = PostInfo::of_bytes(&payload).bind(shared);
     let mut head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         link.endpoint.path,
