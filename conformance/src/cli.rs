@@ -234,11 +234,9 @@ impl Progress for Bar {
 async fn check(args: CheckArgs) -> i32 {
     let command = CommandSpec::from_argv(&args.command);
     let mut config = match (&args.url, command) {
-        (None, None) => {
-            return fail_usage(
-                "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
-            )
-        }
+        (None, None) => return fail_usage(
+            "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
+        ),
         (None, Some(target)) => RunConfig::new(target, args.spec),
         (Some(url), command) => {
             if !url.starts_with("http://") {
