@@ -100,6 +100,24 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         ],
     },
     FaultExpectation {
+        fault: "http-require-version-header",
+        revision: LATEST,
+        only: HTTP,
+        outcomes: &[
+            (id!("version-header-optional"), Outcome::Warn),
+            (id!("post-answers-requests"), Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
+        fault: "http-accept-invalid-notification",
+        revision: LATEST,
+        only: HTTP,
+        outcomes: &[
+            (id!("invalid-notification-refused"), Outcome::Fail),
+            (id!("notification-accepted"), Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
         fault: "http-split-body-first-read",
         revision: Revision::V2025_03_26,
         only: HTTP,

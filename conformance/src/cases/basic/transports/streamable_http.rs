@@ -59,6 +59,28 @@ pub const CASES: &[Case] = &[
         run: |ctx| Box::pin(notification_accepted(ctx)),
     },
     Case {
+        id: "basic/transports/streamable-http/invalid-notification-refused",
+        title: "A POSTed invalid message that is not a request gets an HTTP error status",
+        requirements: &["HTTP-006"],
+        level: Level::Must,
+        revisions: STREAMABLE,
+        transports: HTTP,
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(invalid_notification_refused(ctx)),
+    },
+    Case {
+        id: "basic/transports/streamable-http/version-header-optional",
+        title: "A request without an MCP-Protocol-Version header is still answered",
+        requirements: &["HTTP-027"],
+        level: Level::Should,
+        revisions: VERSION_HEADER,
+        transports: HTTP,
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(version_header_optional(ctx)),
+    },
+    Case {
         id: "basic/transports/streamable-http/session-id-required",
         title: "A request without the issued Mcp-Session-Id is refused with 400",
         requirements: &["HTTP-020", "HTTP-022"],
@@ -384,6 +406,60 @@ async fn accept_honoured(ctx: &mut Ctx) -> CaseResult {
             .expected("the accepted type, or 406 Not Acceptable")
             .actual(bad.join("\n")),
     )
+}
+
+/// HTTP-006: bodies that are neither requests nor acceptable notifications/responses
+/// get 4xx; a body, if any, is JSON without an id (or with id null).
+async fn invalid_notification_refused(ctx: &mut Ctx) -> CaseResult {
+    let info = http_info(ctx)?;
+    let mut bad = Vec::new();
+    let mut seen = Vec::new();
+    for body in [r#"{"jsonrpc":"2.0","method":5}"#, r#"{"jsonrpc":"2.0"}"#] {
+        let ex = exchange(&info, info.post(body), None, ctx.timeout()).await?;
+        let line = format!("{body} → {}", ex.describe());
+        if !(400..500).contains(&ex.status) {
+            bad.push(line);
+            continue;
+        }
+        let stray_id = ex
+            .messages
+            .iter()
+            .any(|m| m.get("id").is_some_and(|id| !id.is_null()));
+        if !ex.problems.is_empty() && !ex.body.is_empty() && ex.media() == "application/json" {
+            bad.push(format!("{line} (the JSON body does not parse)"));
+        } else if stray_id {
+            bad.push(format!("{line} (the error names an id)"));
+        } else {
+            seen.push(format!("{body} → {}", ex.status));
+        }
+    }
+    if bad.is_empty() {
+        return Ok(Verdict::pass(seen.join("; ")));
+    }
+    Ok(
+        Verdict::violation("an invalid non-request message was not refused with an HTTP error")
+            .expected("4xx, with no body or a JSON-RPC error without id")
+            .actual(bad.join("\n")),
+    )
+}
+
+/// HTTP-027: without the header the server falls back to the negotiated version.
+async fn version_header_optional(ctx: &mut Ctx) -> CaseResult {
+    let info = http_info(ctx)?;
+    let id = ctx.session().next_id();
+    let request = without(info.post(ping(&id)), "MCP-Protocol-Version");
+    let ex = exchange(&info, request, Some(&id), ctx.timeout()).await?;
+    match ex.response_to(&id) {
+        Some(r) if ex.is_success() && r.get("result").is_some() => Ok(Verdict::pass(format!(
+            "a ping without MCP-Protocol-Version → HTTP {} with its result",
+            ex.status
+        ))),
+        _ => Ok(
+            Verdict::violation("a ping without an MCP-Protocol-Version header was not served")
+                .expected("the ping result (the negotiated version applies)")
+                .actual(ex.describe()),
+        ),
+    }
 }
 
 /// HTTP-005: `notifications/initialized`, POSTed after the initialize response, gets
