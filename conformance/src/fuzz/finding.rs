@@ -247,10 +247,14 @@ struct Shrinker<'a> {
     limits: &'a Limits,
     memory: &'a MemoryLimits,
     oracle: &'a str,
+    /// When set, a candidate must fire this exact signature, not just the oracle.
+    signature: Option<String>,
     budget: MinimiseBudget,
     started: Instant,
     attempts: u32,
     last: Option<(Firing, Observed)>,
+    /// The oracle fired with another signature.
+    loose_hit: bool,
 }
 
 impl Shrinker<'_> {
@@ -264,7 +268,7 @@ impl Shrinker<'_> {
             return false;
         }
         self.attempts += 1;
-        match run_fresh(
+        let Ok(run) = run_fresh(
             self.target,
             candidate,
             self.limits,
@@ -272,15 +276,24 @@ impl Shrinker<'_> {
             Some(self.oracle),
         )
         .await
-        {
-            Ok(run) => match run.fired(self.oracle) {
-                Some(f) => {
-                    self.last = Some((f.clone(), run.observed));
-                    true
+        else {
+            return false;
+        };
+        let hit = match &self.signature {
+            Some(sig) => run.firings.iter().find(|f| &f.signature == sig),
+            None => run.fired(self.oracle),
+        };
+        match hit {
+            Some(f) => {
+                self.last = Some((f.clone(), run.observed));
+                true
+            }
+            None => {
+                if run.fired(self.oracle).is_some() {
+                    self.loose_hit = true;
                 }
-                None => false,
-            },
-            Err(_) => false,
+                false
+            }
         }
     }
 }
@@ -295,12 +308,17 @@ fn normalise(mut p: Program) -> Program {
 }
 
 /// Confirm a finding in a fresh process (repeating the input when the bug needs
-/// accumulated state), then shrink it while the same oracle still fires: drop steps,
+/// accumulated state), then shrink it while the same finding still fires: drop steps,
 /// merge pieces, drop delays, coalescing and waits, lower the repeat count.
+///
+/// "The same" is the same signature when `signature` is given and it fires again as
+/// found; otherwise (the signature itself is racy) any firing of the same oracle.
+#[allow(clippy::too_many_arguments)]
 pub async fn minimise(
     target: &Target,
     program: &Program,
     oracle: &str,
+    signature: Option<&str>,
     limits: &Limits,
     memory: &MemoryLimits,
     budget: MinimiseBudget,
@@ -311,10 +329,12 @@ pub async fn minimise(
         limits,
         memory,
         oracle,
+        signature: signature.map(str::to_string),
         budget,
         started: Instant::now(),
         attempts: 0,
         last: None,
+        loose_hit: false,
     };
     let mut best = normalise(program.clone());
     // Confirm: as found, twice for races, then repeated for state-dependent bugs.
@@ -328,6 +348,15 @@ pub async fn minimise(
             best = candidate;
             confirmed = true;
             break;
+        }
+        if s.loose_hit && s.signature.is_some() {
+            // The oracle fires, with another signature: judge by the oracle from now on.
+            s.signature = None;
+            if s.fires(&candidate).await {
+                best = candidate;
+                confirmed = true;
+                break;
+            }
         }
         if s.exhausted() {
             break;

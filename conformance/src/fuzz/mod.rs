@@ -440,6 +440,7 @@ async fn report_finding(
         &config.target,
         program,
         firing.oracle,
+        Some(&firing.signature),
         &config.limits,
         &config.memory,
         config.minimise.clone(),

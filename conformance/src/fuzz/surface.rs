@@ -207,8 +207,19 @@ async fn list_all(
     let mut cursor: Option<Value> = None;
     for _ in 0..MAX_PAGES {
         let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
-        let Ok(response) = session.request_timeout(method, params, timeout).await else {
-            break;
+        // One retry: a server with framing bugs may lose a request now and then.
+        let response = match session
+            .request_timeout(method, params.clone(), timeout)
+            .await
+        {
+            Ok(r) => r,
+            Err(crate::session::RequestError::Timeout(_)) => {
+                match session.request_timeout(method, params, timeout).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            }
+            Err(_) => break,
         };
         let Some(result) = response.result() else {
             break;

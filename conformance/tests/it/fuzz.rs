@@ -179,6 +179,7 @@ async fn minimisation_shrinks_and_the_reproducer_replays() {
         &faulty,
         &program,
         "lost-response",
+        None,
         &limits(),
         &memory(),
         MinimiseBudget {
