@@ -118,6 +118,15 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         ],
     },
     FaultExpectation {
+        fault: "http-json-array",
+        revision: LATEST,
+        only: HTTP,
+        outcomes: &[
+            (id!("json-answer-exact"), Outcome::Fail),
+            (id!("notification-accepted"), Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
         fault: "http-split-body-first-read",
         revision: Revision::V2025_03_26,
         only: HTTP,

@@ -48,6 +48,17 @@ pub const CASES: &[Case] = &[
         run: |ctx| Box::pin(accept_honoured(ctx)),
     },
     Case {
+        id: "basic/transports/streamable-http/json-answer-exact",
+        title: "A JSON answer to one request is exactly one response object with the request's id",
+        requirements: &["HTTP-003"],
+        level: Level::Must,
+        revisions: STREAMABLE,
+        transports: HTTP,
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(json_answer_exact(ctx)),
+    },
+    Case {
         id: "basic/transports/streamable-http/notification-accepted",
         title: "A POSTed notification is answered 202 Accepted with an empty body",
         requirements: &["HTTP-005"],
@@ -459,6 +470,40 @@ async fn version_header_optional(ctx: &mut Ctx) -> CaseResult {
                 .expected("the ping result (the negotiated version applies)")
                 .actual(ex.describe()),
         ),
+    }
+}
+
+/// HTTP-003: a JSON body answering one (non-batch) request is that request's response
+/// object itself: not an array, not several messages.
+async fn json_answer_exact(ctx: &mut Ctx) -> CaseResult {
+    let info = http_info(ctx)?;
+    // As a client normally asks; if that draws SSE, again accepting only JSON.
+    let mut id = ctx.session().next_id();
+    let mut ex = exchange(&info, info.post(ping(&id)), Some(&id), ctx.timeout()).await?;
+    if ex.media() != "application/json" || !ex.is_success() {
+        id = ctx.session().next_id();
+        let request = with(info.post(ping(&id)), "Accept", "application/json");
+        ex = exchange(&info, request, Some(&id), ctx.timeout()).await?;
+    }
+    if ex.media() != "application/json" || !ex.is_success() {
+        return Ok(Verdict::untestable(format!(
+            "the server answers pings with SSE (or refuses JSON-only clients), so there is no JSON answer to check: {}",
+            clip(&ex.describe(), 200)
+        )));
+    }
+    let parsed: Option<Value> = serde_json::from_slice(&ex.body).ok();
+    match parsed {
+        Some(Value::Object(o)) if o.get("id") == Some(&id) && o.contains_key("result") => {
+            Ok(Verdict::pass(format!(
+                "HTTP {} application/json: one response with id {id}",
+                ex.status
+            )))
+        }
+        _ => Ok(Verdict::violation(
+            "the JSON answer to a single ping is not exactly its response object",
+        )
+        .expected(format!("one JSON-RPC response object with id {id}"))
+        .actual(ex.describe())),
     }
 }
 
