@@ -411,7 +411,9 @@ impl Conn {
                         let waiting: Vec<usize> = (0..n)
                             .filter(|&i| sent_at[i].is_some() && prepared.requests[i].demanded)
                             .collect();
-                        let deadline = Instant::now() + limits.timeout;
+                        // An await shapes the pipelining; it judges nothing, so a hung
+                        // request must not hold it for a whole timeout.
+                        let deadline = Instant::now() + limits.timeout.min(Duration::from_secs(1));
                         wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
                     }
                     match tokio::time::timeout(limits.write_timeout, session.deliver(&delivery))
