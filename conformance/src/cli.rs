@@ -242,6 +242,12 @@ async fn check(args: CheckArgs) -> i32 {
             if !url.starts_with("http://") {
                 return fail_usage(&format!("--url {url}: only http:// URLs are supported"));
             }
+            if args.spec < Revision::V2025_03_26 {
+                return fail_usage(&format!(
+                    "--spec {}: Streamable HTTP exists from 2025-03-26 on",
+                    args.spec
+                ));
+            }
             if command.is_none() && url.contains("{port}") {
                 return fail_usage("--url has {port} but no command after `--` to start");
             }
