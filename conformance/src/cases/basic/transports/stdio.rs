@@ -1111,15 +1111,14 @@ async fn responses_flushed(ctx: &mut Ctx) -> CaseResult {
     let ping_id = json!("mcpspec-flush");
     let mark = session.mark();
     let pending = session.expect(&ping_id, "ping");
-    let sent = Instant::now();
     session
         .send(&request_message(&ping_id, "ping", None))
         .await?;
     match pending.wait(FLUSH_WINDOW).await {
-        Ok(_) => Ok(Verdict::pass(format!(
-            "initialize and a lone ping were answered without further input (ping after {} ms)",
-            sent.elapsed().as_millis()
-        ))),
+        // No timing in pass messages: case records must be deterministic.
+        Ok(_) => Ok(Verdict::pass(
+            "initialize and a lone ping were answered without further input",
+        )),
         Err(RequestError::Timeout(_)) => {
             Err(answer_after_eof(&session, mark, &ping_id, grace).await)
         }
@@ -1296,11 +1295,9 @@ async fn exit_on_stdin_eof(ctx: &mut Ctx) -> CaseResult {
     let grace = ctx.config().shutdown_grace;
     // The handshake of the fresh session was the normal exchange before shutdown.
     session.close_stdin().await;
-    let closed = Instant::now();
     match session.control().wait_exit(grace).await {
         Some(status) => Ok(Verdict::pass(format!(
-            "exited {} ms after stdin was closed ({status})",
-            closed.elapsed().as_millis()
+            "exited within {grace:?} after stdin was closed ({status})"
         ))),
         None => Err(Verdict::violation(format!(
             "the server was still running {grace:?} after stdin was closed"
@@ -1385,11 +1382,9 @@ async fn sigterm_ends_server(ctx: &mut Ctx) -> CaseResult {
     let grace = ctx.config().shutdown_grace;
     // After the handshake, with stdin left open: only the signal can end it.
     control.signal(Signal::SIGTERM);
-    let sent = Instant::now();
     if let Some(status) = control.wait_exit(grace).await {
         return Ok(Verdict::pass(format!(
-            "SIGTERM ended the server after {} ms ({status})",
-            sent.elapsed().as_millis()
+            "SIGTERM ended the server within {grace:?} ({status})"
         )));
     }
     control.kill();
