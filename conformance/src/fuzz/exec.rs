@@ -610,8 +610,9 @@ impl Conn {
             result = &mut second => match result {
                 Ok(_) => {
                     let latency = second_sent.elapsed();
-                    // The first ping had a head start: give it as long again.
-                    let grace = (latency * 2).max(Duration::from_millis(100));
+                    // The first ping had a head start; a loaded machine may still
+                    // schedule it late, so it gets a generous grace.
+                    let grace = lost_grace(latency, limits);
                     match tokio::time::timeout(grace, &mut first).await {
                         Ok(Ok(_)) => (Ping::Answered(sent.elapsed()), 2),
                         _ => (Ping::FirstLost, 2),
@@ -679,8 +680,9 @@ impl Conn {
                     return match result {
                         Ok(_) => {
                             let latency = sent.elapsed();
-                            // The original had a head start: give it as long again.
-                            let grace = (latency * 2).max(Duration::from_millis(100));
+                            // The original had a head start; a loaded machine may
+                            // still schedule it late, so it gets a generous grace.
+                            let grace = lost_grace(latency, limits);
                             let deadline = Instant::now() + grace;
                             wait_answers(rx, answered, &[index], deadline).await;
                             if answered[index].is_some() {
@@ -769,6 +771,15 @@ impl Conn {
         let tail = &all[all.len().saturating_sub(max_bytes)..];
         String::from_utf8_lossy(tail).into_owned()
     }
+}
+
+/// How long an earlier request may still be answered after a later copy was: twenty
+/// times the copy's latency, at least 1 s (thread scheduling on a busy machine), at
+/// most the timeout.
+fn lost_grace(copy_latency: Duration, limits: &Limits) -> Duration {
+    (copy_latency * 20)
+        .max(Duration::from_secs(1))
+        .min(limits.timeout)
 }
 
 fn retoken(v: &mut Value, old: &str, new: &str) {
