@@ -15,6 +15,8 @@ fi
 step "test bed (real MCP servers)"
 bash scripts/install-testbed.sh
 export MCPSPEC_REQUIRE_TESTBED=1
+# The real servers are also checked over Streamable HTTP (loopback only).
+export MCPSPEC_TESTBED_HTTP=1
 
 step "format and lints"
 cargo fmt --all -- --check
