@@ -20,6 +20,20 @@ pub mod code {
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
 }
 
+/// Problems listed in a violation's `actual`; the message gives the full count.
+const SHOWN: usize = 5;
+
+/// A violation listing the first few problems found across a sample of items.
+pub fn report_problems(message: &str, expected: &str, problems: &[String]) -> Verdict {
+    let mut shown: Vec<String> = problems.iter().take(SHOWN).cloned().collect();
+    if problems.len() > SHOWN {
+        shown.push(format!("… and {} more", problems.len() - SHOWN));
+    }
+    Verdict::violation(format!("{message} ({} problem(s))", problems.len()))
+        .expected(expected)
+        .actual(shown.join("\n"))
+}
+
 /// Pass when `response` is an error with one of `codes`; otherwise a violation that
 /// says what came instead.
 pub fn expect_error_code(response: &Response, codes: &[i64], what: &str) -> Result<(), Verdict> {

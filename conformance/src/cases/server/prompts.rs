@@ -5,7 +5,7 @@ use crate::cases::server::resources::{
     contents_item_problems, field_problems, has_uri_scheme, is_mime_type, judge_undeclared, short,
     strict_base64, undeclared_outcome, unique_suffix, Kind,
 };
-use crate::cases::support::{code, list_all};
+use crate::cases::support::{code, list_all, report_problems};
 use crate::session::Response;
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use serde_json::{json, Map, Value};
@@ -374,16 +374,6 @@ fn mime_problem(value: Option<&Value>, what: &str, problems: &mut Vec<String>) {
         )),
         None => problems.push(format!("{what} is missing")),
     }
-}
-
-fn report_problems(message: &str, expected: &str, problems: &[String]) -> Verdict {
-    let mut shown: Vec<String> = problems.iter().take(SHOWN).cloned().collect();
-    if problems.len() > SHOWN {
-        shown.push(format!("… and {} more", problems.len() - SHOWN));
-    }
-    Verdict::violation(format!("{message} ({} problem(s))", problems.len()))
-        .expected(expected)
-        .actual(shown.join("\n"))
 }
 
 /// The message array of a `GetPromptResult`, or the problem with it.

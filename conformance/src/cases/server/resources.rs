@@ -4,7 +4,7 @@
 //! templates) that the prompts and completion pages reuse.
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{code, expect_result, list_all, still_serving};
+use crate::cases::support::{code, expect_result, list_all, report_problems, still_serving};
 use crate::session::{Response, Session};
 use crate::spec::{Level, Revisions, ANY_TRANSPORT};
 use base64::Engine as _;
@@ -435,16 +435,6 @@ pub(crate) fn contents_item_problems(item: &Value, what: &str) -> Vec<String> {
         }
     }
     problems
-}
-
-fn report_problems(message: &str, expected: &str, problems: &[String]) -> Verdict {
-    let mut shown: Vec<String> = problems.iter().take(SHOWN).cloned().collect();
-    if problems.len() > SHOWN {
-        shown.push(format!("… and {} more", problems.len() - SHOWN));
-    }
-    Verdict::violation(format!("{message} ({} problem(s))", problems.len()))
-        .expected(expected)
-        .actual(shown.join("\n"))
 }
 
 // -- sampling listed resources -------------------------------------------------------

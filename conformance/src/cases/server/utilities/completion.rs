@@ -7,7 +7,7 @@ use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::cases::server::resources::{
     field_problems, parse_uri_template, short, template_variables, unique_suffix, Kind,
 };
-use crate::cases::support::{code, list_all};
+use crate::cases::support::{code, list_all, report_problems};
 use crate::session::Response;
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use serde_json::{json, Map, Value};
@@ -312,16 +312,6 @@ async fn sample_results(ctx: &Ctx) -> Result<(Vec<(String, Value)>, Vec<String>)
         )));
     }
     Ok((results, refused))
-}
-
-fn report_problems(message: &str, expected: &str, problems: &[String]) -> Verdict {
-    let mut shown: Vec<String> = problems.iter().take(SHOWN).cloned().collect();
-    if problems.len() > SHOWN {
-        shown.push(format!("… and {} more", problems.len() - SHOWN));
-    }
-    Verdict::violation(format!("{message} ({} problem(s))", problems.len()))
-        .expected(expected)
-        .actual(shown.join("\n"))
 }
 
 // -- cases ---------------------------------------------------------------------------
