@@ -34,6 +34,26 @@ pub fn report_problems(message: &str, expected: &str, problems: &[String]) -> Ve
         .actual(shown.join("\n"))
 }
 
+/// The usual ending of a case that inspects a sample of items: a violation listing the
+/// problems; untestable when no item could be judged (we must not pass on nothing);
+/// otherwise pass. The messages are closures so only the one used is formatted.
+pub fn judged_verdict(
+    problems: &[String],
+    judged: usize,
+    failure: (&str, &str),
+    nothing_judged: impl FnOnce() -> String,
+    pass: impl FnOnce() -> String,
+) -> Verdict {
+    let (message, expected) = failure;
+    if !problems.is_empty() {
+        report_problems(message, expected, problems)
+    } else if judged == 0 {
+        Verdict::untestable(nothing_judged())
+    } else {
+        Verdict::pass(pass())
+    }
+}
+
 /// Pass when `response` is an error with one of `codes`; otherwise a violation that
 /// says what came instead.
 pub fn expect_error_code(response: &Response, codes: &[i64], what: &str) -> Result<(), Verdict> {

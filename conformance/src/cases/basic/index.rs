@@ -634,23 +634,11 @@ async fn notifications_unanswered(ctx: &mut Ctx) -> CaseResult {
 // ---------------------------------------------------------------------------
 
 async fn parse_error(ctx: &mut Ctx) -> CaseResult {
-    // Survival is JSONRPC-008's business: a server that dies after answering is
-    // replaced, so each line is judged on its own answer.
-    let mut session = ctx.session().clone();
-    let mut problems = Vec::new();
-    for line in UNPARSEABLE {
-        let (outcome, died) = probe_answer(ctx, &mut session, line).await?;
-        match outcome.answer {
-            Some(Inbound::Response(v))
-                if error_code_of(&v) == Some(code::PARSE_ERROR)
-                    && acceptable_error_id(&v, None) => {}
-            Some(other) => problems.push(format!("{line:?} → {}", other.describe())),
-            None => problems.push(format!(
-                "{line:?} → no answer{}",
-                died.map(|d| format!(" ({d})")).unwrap_or_default()
-            )),
-        }
-    }
+    let probes: Vec<(&str, &[i64])> = UNPARSEABLE
+        .iter()
+        .map(|line| (*line, &[code::PARSE_ERROR][..]))
+        .collect();
+    let problems = wrongly_answered(ctx, &probes).await?;
     if problems.is_empty() {
         return Ok(Verdict::pass(format!(
             "each of {} unparseable lines got -32700",
@@ -664,6 +652,34 @@ async fn parse_error(ctx: &mut Ctx) -> CaseResult {
     ))
     .expected("error -32700 with id null or no id, for each line")
     .actual(problems.join("\n")))
+}
+
+/// Sends each raw line on its own (on a replacement process when an earlier one killed
+/// the server: survival is JSONRPC-008's business) and lists the lines whose answer was
+/// not an error with one of their codes and an acceptable id.
+async fn wrongly_answered(
+    ctx: &mut Ctx,
+    probes: &[(&str, &[i64])],
+) -> Result<Vec<String>, Verdict> {
+    let mut session = ctx.session().clone();
+    let mut problems = Vec::new();
+    for (line, codes) in probes {
+        let sent_id = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.get("id").cloned());
+        let (outcome, died) = probe_answer(ctx, &mut session, line).await?;
+        match outcome.answer {
+            Some(Inbound::Response(v))
+                if error_code_of(&v).is_some_and(|c| codes.contains(&c))
+                    && acceptable_error_id(&v, sent_id.as_ref()) => {}
+            Some(other) => problems.push(format!("{line:?} → {}", other.describe())),
+            None => problems.push(format!(
+                "{line:?} → no answer{}",
+                died.map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
+        }
+    }
+    Ok(problems)
 }
 
 // ---------------------------------------------------------------------------
@@ -815,24 +831,7 @@ async fn survives_bad_input(ctx: &mut Ctx) -> CaseResult {
 // ---------------------------------------------------------------------------
 
 async fn invalid_request(ctx: &mut Ctx) -> CaseResult {
-    let mut session = ctx.session().clone();
-    let mut problems = Vec::new();
-    for (line, codes) in INVALID_REQUESTS {
-        let sent_id = serde_json::from_str::<Value>(line)
-            .ok()
-            .and_then(|v| v.get("id").cloned());
-        let (outcome, died) = probe_answer(ctx, &mut session, line).await?;
-        match outcome.answer {
-            Some(Inbound::Response(v))
-                if error_code_of(&v).is_some_and(|c| codes.contains(&c))
-                    && acceptable_error_id(&v, sent_id.as_ref()) => {}
-            Some(other) => problems.push(format!("{line} → {}", other.describe())),
-            None => problems.push(format!(
-                "{line} → no answer{}",
-                died.map(|d| format!(" ({d})")).unwrap_or_default()
-            )),
-        }
-    }
+    let problems = wrongly_answered(ctx, INVALID_REQUESTS).await?;
     if problems.is_empty() {
         return Ok(Verdict::pass(format!(
             "each of {} invalid requests got -32600 (or -32602 for non-object params)",

@@ -5,7 +5,7 @@ use crate::cases::server::resources::{
     contents_item_problems, field_problems, has_uri_scheme, is_mime_type, judge_undeclared, short,
     strict_base64, undeclared_outcome, unique_suffix, Kind,
 };
-use crate::cases::support::{code, list_all, report_problems};
+use crate::cases::support::{code, judged_verdict, list_all, report_problems};
 use crate::session::Response;
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use serde_json::{json, Map, Value};
@@ -564,22 +564,19 @@ async fn media_complete(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    if !problems.is_empty() {
-        return Ok(report_problems(
+    Ok(judged_verdict(
+        &problems,
+        checked,
+        (
             "media or embedded resources in prompts are incomplete",
             "image/audio: base64 data and type/subtype mimeType; resource: uri, mimeType, text xor base64 blob",
-            &problems,
-        ));
-    }
-    if checked == 0 {
-        return Ok(Verdict::untestable(format!(
+        ),
+        || format!(
             "none of the {} rendered prompt(s) contains image, audio or embedded resource content",
             rendered.len()
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "{checked} media or embedded resource block(s) are complete"
-    )))
+        ),
+        || format!("{checked} media or embedded resource block(s) are complete"),
+    ))
 }
 
 async fn unknown_prompt(ctx: &mut Ctx) -> CaseResult {

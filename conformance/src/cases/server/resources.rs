@@ -4,7 +4,9 @@
 //! templates) that the prompts and completion pages reuse.
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{code, expect_result, list_all, report_problems, still_serving};
+use crate::cases::support::{
+    code, expect_result, judged_verdict, list_all, report_problems, still_serving,
+};
 use crate::session::{Response, Session};
 use crate::spec::{Level, Revisions, ANY_TRANSPORT};
 use base64::Engine as _;
@@ -659,22 +661,21 @@ async fn read_shape(ctx: &mut Ctx) -> CaseResult {
             )),
         }
     }
-    if !problems.is_empty() {
-        return Ok(report_problems(
+    Ok(judged_verdict(
+        &problems,
+        judged,
+        (
             "resources/read results are malformed",
             "contents: [{uri, text | blob, mimeType?}]",
-            &problems,
-        ));
-    }
-    if judged == 0 {
-        return Ok(Verdict::untestable(format!(
+        ),
+        || {
+            format!(
             "none of the {} resources read (listed or expanded templates) answered with a result",
             reads.len()
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "{judged} resources/read results are well formed"
-    )))
+        )
+        },
+        || format!("{judged} resources/read results are well formed"),
+    ))
 }
 
 async fn blob_base64(ctx: &mut Ctx) -> CaseResult {
@@ -701,22 +702,21 @@ async fn blob_base64(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    if !problems.is_empty() {
-        return Ok(report_problems(
+    Ok(judged_verdict(
+        &problems,
+        blobs,
+        (
             "binary resource contents are not valid base64",
             "blob: standard base64 with canonical padding",
-            &problems,
-        ));
-    }
-    if blobs == 0 {
-        return Ok(Verdict::untestable(format!(
+        ),
+        || {
+            format!(
             "none of the {} resources read (listed or expanded templates) returned binary (blob) contents",
             reads.len()
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "{blobs} blob(s) decode as standard base64"
-    )))
+        )
+        },
+        || format!("{blobs} blob(s) decode as standard base64"),
+    ))
 }
 
 async fn listed_readable(ctx: &mut Ctx) -> CaseResult {

@@ -6,7 +6,8 @@
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict, VerdictKind};
 use crate::cases::support::{
-    code, expect_error_code, is_safe_tool, list_all, still_serving, synthesize, CallableTool,
+    code, expect_error_code, is_safe_tool, judged_verdict, list_all, still_serving, synthesize,
+    CallableTool,
 };
 use crate::session::{RequestError, Response, Session};
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
@@ -927,24 +928,27 @@ async fn structured_content_conforms(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    if !problems.is_empty() {
-        return Ok(Verdict::violation(
+    Ok(judged_verdict(
+        &problems,
+        checked.len(),
+        (
             "structuredContent missing or not valid against the tool's outputSchema",
-        )
-        .expected("structuredContent that validates against outputSchema")
-        .actual(problems.join("\n")));
-    }
-    if checked.is_empty() {
-        return Ok(Verdict::untestable(format!(
-            "no call of a tool with an outputSchema succeeded{}",
-            skipped_note(&skipped)
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "structuredContent of {} validated against its outputSchema{}",
-        checked.join(", "),
-        skipped_note(&skipped)
-    )))
+            "structuredContent that validates against outputSchema",
+        ),
+        || {
+            format!(
+                "no call of a tool with an outputSchema succeeded{}",
+                skipped_note(&skipped)
+            )
+        },
+        || {
+            format!(
+                "structuredContent of {} validated against its outputSchema{}",
+                checked.join(", "),
+                skipped_note(&skipped)
+            )
+        },
+    ))
 }
 
 /// JSON equality where numbers compare by value (`5` equals `5.0`).
@@ -998,24 +1002,27 @@ async fn structured_content_mirrored(ctx: &mut Ctx) -> CaseResult {
             ));
         }
     }
-    if !problems.is_empty() {
-        return Ok(
-            Verdict::violation("structuredContent is not repeated as JSON in a text block")
-                .expected("a text content block whose text parses to the structuredContent")
-                .actual(problems.join("\n")),
-        );
-    }
-    if checked.is_empty() {
-        return Ok(Verdict::untestable(format!(
-            "no call result carried structuredContent{}",
-            skipped_note(&skipped)
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "structuredContent of {} is mirrored in a text block{}",
-        checked.join(", "),
-        skipped_note(&skipped)
-    )))
+    Ok(judged_verdict(
+        &problems,
+        checked.len(),
+        (
+            "structuredContent is not repeated as JSON in a text block",
+            "a text content block whose text parses to the structuredContent",
+        ),
+        || {
+            format!(
+                "no call result carried structuredContent{}",
+                skipped_note(&skipped)
+            )
+        },
+        || {
+            format!(
+                "structuredContent of {} is mirrored in a text block{}",
+                checked.join(", "),
+                skipped_note(&skipped)
+            )
+        },
+    ))
 }
 
 async fn structured_content_object(ctx: &mut Ctx) -> CaseResult {
@@ -1039,22 +1046,27 @@ async fn structured_content_object(ctx: &mut Ctx) -> CaseResult {
             ));
         }
     }
-    if !problems.is_empty() {
-        return Ok(Verdict::violation("structuredContent is not a JSON object")
-            .expected("structuredContent: {...}")
-            .actual(problems.join("\n")));
-    }
-    if checked.is_empty() {
-        return Ok(Verdict::untestable(format!(
-            "no call result carried structuredContent{}",
-            skipped_note(&skipped)
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "structuredContent of {} is an object{}",
-        checked.join(", "),
-        skipped_note(&skipped)
-    )))
+    Ok(judged_verdict(
+        &problems,
+        checked.len(),
+        (
+            "structuredContent is not a JSON object",
+            "structuredContent: {...}",
+        ),
+        || {
+            format!(
+                "no call result carried structuredContent{}",
+                skipped_note(&skipped)
+            )
+        },
+        || {
+            format!(
+                "structuredContent of {} is an object{}",
+                checked.join(", "),
+                skipped_note(&skipped)
+            )
+        },
+    ))
 }
 
 // -- TOOLS-012 -----------------------------------------------------------------
@@ -1170,24 +1182,21 @@ async fn call_result_content(ctx: &mut Ctx) -> CaseResult {
             problems.push(format!("{:?}: {p}", tool.name));
         }
     }
-    if !problems.is_empty() {
-        return Ok(Verdict::violation("malformed tool call results")
-            .expected(format!(
-                "a content array of blocks valid at {revision}, and a boolean isError if any"
-            ))
-            .actual(problems.join("\n")));
-    }
-    if checked.is_empty() {
-        return Ok(Verdict::untestable(format!(
-            "no tool call returned a result{}",
-            skipped_note(&skipped)
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "results of {} have well-formed content{}",
-        checked.join(", "),
-        skipped_note(&skipped)
-    )))
+    let expected =
+        format!("a content array of blocks valid at {revision}, and a boolean isError if any");
+    Ok(judged_verdict(
+        &problems,
+        checked.len(),
+        ("malformed tool call results", &expected),
+        || format!("no tool call returned a result{}", skipped_note(&skipped)),
+        || {
+            format!(
+                "results of {} have well-formed content{}",
+                checked.join(", "),
+                skipped_note(&skipped)
+            )
+        },
+    ))
 }
 
 // -- TOOLS-013 -----------------------------------------------------------------

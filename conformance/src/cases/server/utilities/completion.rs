@@ -7,7 +7,7 @@ use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::cases::server::resources::{
     field_problems, parse_uri_template, short, template_variables, unique_suffix, Kind,
 };
-use crate::cases::support::{code, list_all, report_problems};
+use crate::cases::support::{code, judged_verdict, list_all, report_problems};
 use crate::session::Response;
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use serde_json::{json, Map, Value};
@@ -397,22 +397,21 @@ async fn counts_consistent(ctx: &mut Ctx) -> CaseResult {
         judged += 1;
         problems.extend(found.into_iter().map(|p| format!("{label}: {p}")));
     }
-    if !problems.is_empty() {
-        return Ok(report_problems(
+    Ok(judged_verdict(
+        &problems,
+        judged,
+        (
             "completion counts are inconsistent",
             "total >= number of values; hasMore only when more values exist",
-            &problems,
-        ));
-    }
-    if judged == 0 {
-        return Ok(Verdict::untestable(format!(
-            "none of the {} completion results carried a total to compare",
-            results.len()
-        )));
-    }
-    Ok(Verdict::pass(format!(
-        "{judged} completion result(s) have consistent counts"
-    )))
+        ),
+        || {
+            format!(
+                "none of the {} completion results carried a total to compare",
+                results.len()
+            )
+        },
+        || format!("{judged} completion result(s) have consistent counts"),
+    ))
 }
 
 async fn unknown_ref(ctx: &mut Ctx) -> CaseResult {
