@@ -14,6 +14,7 @@
 //! [`Delivery`]: crate::Delivery
 
 mod client;
+pub mod legacy_sse;
 mod net;
 mod raw;
 mod response;
