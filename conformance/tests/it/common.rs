@@ -20,20 +20,12 @@ pub fn fixture_command(fault: Option<&str>) -> CommandSpec {
 
 /// Run the selected cases against the fixture at `revision`.
 pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
-    let mut config = RunConfig::new(fixture_command(fault), revision);
-    // Short enough that faults which swallow answers do not stall the suite, long
-    // enough for a loaded 2-core CI machine.
-    config.request_timeout = Duration::from_secs(5);
-    config.init_timeout = Duration::from_secs(20);
-    config.jobs = 4;
-    config.schema_dir = schema_dir();
-    let selection = Selection {
-        only: only.iter().map(|s| s.to_string()).collect(),
-        skip: Vec::new(),
-    };
-    runner::run(config, &catalogue(), &selection, &NoProgress)
-        .await
-        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+    run_fixture(
+        RunConfig::new(fixture_command(fault), revision),
+        fault,
+        only,
+    )
+    .await
 }
 
 /// Run the selected cases against the fixture over Streamable HTTP at `revision`: the
@@ -49,7 +41,13 @@ pub async fn check_fixture_http(fault: Option<&str>, only: &[&str], revision: Re
         argv.push(f.into());
     }
     let command = CommandSpec::from_argv(&argv).expect("non-empty argv");
-    let mut config = RunConfig::http("http://127.0.0.1:{port}/mcp", Some(command), revision);
+    let config = RunConfig::http("http://127.0.0.1:{port}/mcp", Some(command), revision);
+    run_fixture(config, fault, only).await
+}
+
+async fn run_fixture(mut config: RunConfig, fault: Option<&str>, only: &[&str]) -> Report {
+    // Short enough that faults which swallow answers do not stall the suite, long
+    // enough for a loaded 2-core CI machine.
     config.request_timeout = Duration::from_secs(5);
     config.init_timeout = Duration::from_secs(20);
     config.jobs = 4;
@@ -60,31 +58,28 @@ pub async fn check_fixture_http(fault: Option<&str>, only: &[&str], revision: Re
     };
     runner::run(config, &catalogue(), &selection, &NoProgress)
         .await
-        .unwrap_or_else(|e| {
-            panic!("HTTP check against fixture (fault {fault:?}) failed to run: {e}")
-        })
+        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+}
+
+/// The transport a fault expectation is checked over.
+#[derive(Clone, Copy, Debug)]
+pub enum Over {
+    Stdio,
+    StreamableHttp,
+}
+
+impl Over {
+    async fn check(self, fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
+        match self {
+            Over::Stdio => check_fixture(fault, only, revision).await,
+            Over::StreamableHttp => check_fixture_http(fault, only, revision).await,
+        }
+    }
 }
 
 /// Like [`assert_faults`], over Streamable HTTP.
 pub async fn assert_http_faults(expectations: &[FaultExpectation]) {
-    let mut problems = Vec::new();
-    for e in expectations {
-        let report = check_fixture_http(Some(e.fault), e.only, e.revision).await;
-        for (id, wanted) in e.outcomes {
-            match report.results.iter().find(|r| r.id == *id) {
-                None => problems.push(format!("fault {}: case {id} did not run", e.fault)),
-                Some(r) if r.outcome != *wanted => problems.push(format!(
-                    "fault {}: case {id} was {} (wanted {}): {}",
-                    e.fault,
-                    r.outcome.as_str(),
-                    wanted.as_str(),
-                    r.message
-                )),
-                Some(_) => {}
-            }
-        }
-    }
-    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    assert_faults_over(Over::StreamableHttp, expectations).await
 }
 
 /// The official schemas, when the environment points at them (.ci/run does).
@@ -103,17 +98,22 @@ pub struct FaultExpectation {
     pub outcomes: &'static [(&'static str, Outcome)],
 }
 
+/// Check every expectation over stdio.
+pub async fn assert_faults(expectations: &[FaultExpectation]) {
+    assert_faults_over(Over::Stdio, expectations).await
+}
+
 /// Check every expectation; collects all mismatches before failing so one run shows
 /// every broken case.
-pub async fn assert_faults(expectations: &[FaultExpectation]) {
+pub async fn assert_faults_over(over: Over, expectations: &[FaultExpectation]) {
     let mut problems = Vec::new();
     for e in expectations {
-        let report = check_fixture(Some(e.fault), e.only, e.revision).await;
+        let report = over.check(Some(e.fault), e.only, e.revision).await;
         for (id, wanted) in e.outcomes {
             match report.results.iter().find(|r| r.id == *id) {
                 None => problems.push(format!("fault {}: case {id} did not run", e.fault)),
                 Some(r) if r.outcome != *wanted => problems.push(format!(
-                    "fault {}: case {id} was {} (wanted {}): {}",
+                    "fault {} over {over:?}: case {id} was {} (wanted {}): {}",
                     e.fault,
                     r.outcome.as_str(),
                     wanted.as_str(),
