@@ -277,6 +277,24 @@ struct Shared {
     session_no: u32,
 }
 
+impl Shared {
+    fn new(control: ProcessControl, link: Link, traffic: TrafficLog) -> Arc<Shared> {
+        Arc::new(Shared {
+            control,
+            link,
+            session_no: traffic.next_session_no(),
+            pending: Mutex::new(HashMap::new()),
+            next_registration: std::sync::atomic::AtomicU64::new(1),
+            methods: Mutex::new(HashMap::new()),
+            events: Mutex::new(EventLog::default()),
+            arrived: Notify::new(),
+            next_id: AtomicI64::new(1),
+            client: Mutex::new(ClientBehaviour::default()),
+            traffic,
+        })
+    }
+}
+
 /// A handle to one server process and its session. Cheap to clone; the process is
 /// killed when the last clone is dropped.
 #[derive(Clone)]
@@ -335,6 +353,18 @@ impl Handshake {
 }
 
 impl Session {
+    /// The handle over `shared`; `dispatcher` is the task reading the server's output,
+    /// ended with the last handle.
+    fn assemble(shared: Arc<Shared>, dispatcher: Option<tokio::task::JoinHandle<()>>) -> Session {
+        Session {
+            _dispatcher: Arc::new(AbortOnDrop {
+                dispatcher,
+                shared: shared.clone(),
+            }),
+            shared,
+        }
+    }
+
     /// Spawn the server; nothing is sent yet.
     pub fn spawn(
         spec: &CommandSpec,
@@ -343,28 +373,13 @@ impl Session {
     ) -> Result<Session, SpawnError> {
         let process = ServerProcess::spawn(spec, options)?;
         let (control, writer, reader) = process.split();
-        let session_no = traffic.next_session_no();
-        let shared = Arc::new(Shared {
+        let shared = Shared::new(
             control,
-            link: Link::Stdio(tokio::sync::Mutex::new(writer)),
-            pending: Mutex::new(HashMap::new()),
-            next_registration: std::sync::atomic::AtomicU64::new(1),
-            methods: Mutex::new(HashMap::new()),
-            events: Mutex::new(EventLog::default()),
-            arrived: Notify::new(),
-            next_id: AtomicI64::new(1),
-            client: Mutex::new(ClientBehaviour::default()),
+            Link::Stdio(tokio::sync::Mutex::new(writer)),
             traffic,
-            session_no,
-        });
+        );
         let dispatcher = tokio::spawn(dispatch(shared.clone(), reader));
-        Ok(Session {
-            _dispatcher: Arc::new(AbortOnDrop {
-                dispatcher: Some(dispatcher),
-                shared: shared.clone(),
-            }),
-            shared,
-        })
+        Ok(Session::assemble(shared, Some(dispatcher)))
     }
 
     /// A Streamable HTTP session with the endpoint at `url`; nothing is sent yet. There
@@ -379,10 +394,9 @@ impl Session {
         let transcript = Transcript::new(options.transcript_limit);
         transcript.note(&format!("HTTP session with {url}"));
         let client = HttpClient::new(url, options)?.with_transcript(transcript.clone());
-        let session_no = traffic.next_session_no();
-        let shared = Arc::new(Shared {
-            control: ProcessControl::detached(transcript),
-            link: Link::Http(Box::new(HttpLink {
+        let shared = Shared::new(
+            ProcessControl::detached(transcript),
+            Link::Http(Box::new(HttpLink {
                 client,
                 endpoint,
                 session_id: Mutex::new(None),
@@ -390,23 +404,9 @@ impl Session {
                 tasks: Mutex::new(Vec::new()),
                 stream_timeout: Duration::from_secs(600),
             })),
-            pending: Mutex::new(HashMap::new()),
-            next_registration: std::sync::atomic::AtomicU64::new(1),
-            methods: Mutex::new(HashMap::new()),
-            events: Mutex::new(EventLog::default()),
-            arrived: Notify::new(),
-            next_id: AtomicI64::new(1),
-            client: Mutex::new(ClientBehaviour::default()),
             traffic,
-            session_no,
-        });
-        Ok(Session {
-            _dispatcher: Arc::new(AbortOnDrop {
-                dispatcher: None,
-                shared: shared.clone(),
-            }),
-            shared,
-        })
+        );
+        Ok(Session::assemble(shared, None))
     }
 
     /// Over HTTP: the endpoint and the session state as this client holds it.
