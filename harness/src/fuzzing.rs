@@ -4,6 +4,51 @@
 use crate::http::{ResponseDecoder, ResponseItem, ResponseLimits, RESPONSE_EVIDENCE_BYTES};
 use crate::ndjson::{Frame, NdjsonDecoder, EVIDENCE_BYTES};
 use crate::sse::{SseDecoder, SseItem, SseLimits, SSE_EVIDENCE_BYTES};
+use std::path::{Path, PathBuf};
+
+/// Run `check` on every input of one target's corpus folder: the seeds in `dir` and
+/// every crash input in `dir/regressions/` (Markdown notes skipped). Returns how many
+/// inputs ran. A failing input panics with its path; a regression input that
+/// `regressions/README.md` does not name panics too, since every crash needs its
+/// sentence on the bug.
+pub fn replay_corpus_dir(dir: &Path, check: impl Fn(&[u8])) -> usize {
+    let regressions = dir.join("regressions");
+    let mut inputs = files_in(dir);
+    let crashes = files_in(&regressions);
+    if !crashes.is_empty() {
+        let notes = std::fs::read_to_string(regressions.join("README.md")).unwrap_or_default();
+        for path in &crashes {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            assert!(
+                notes.contains(&format!("`{name}`")),
+                "{}: regression input without a line in regressions/README.md",
+                path.display()
+            );
+        }
+    }
+    inputs.extend(crashes);
+    for path in &inputs {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data)));
+        if outcome.is_err() {
+            panic!("{}: the property failed on this input", path.display());
+        }
+    }
+    inputs.len()
+}
+
+/// Regular files in `dir` except Markdown notes, sorted by name.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
+        .collect();
+    files.sort();
+    files
+}
 
 /// Bytes from the server plus the chunk boundaries they arrive in.
 #[derive(Debug, Clone, PartialEq, Eq)]

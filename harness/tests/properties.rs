@@ -77,17 +77,9 @@ proptest! {
 /// Every seed and regression input of the fuzz target, replayed on stable.
 #[test]
 fn ndjson_decoder_corpus_replays() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/ndjson_decoder");
-    let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("corpus/ndjson_decoder exists") {
-        let path = entry.expect("readable entry").path();
-        if path.is_file() {
-            let data = std::fs::read(&path).expect("readable seed");
-            ndjson_decoder(&NdjsonInput::from_bytes(&data));
-            replayed += 1;
-        }
-    }
-    assert!(replayed > 0, "no seeds in {}", dir.display());
+    replay_corpus("ndjson_decoder", |data| {
+        ndjson_decoder(&NdjsonInput::from_bytes(data))
+    });
 }
 
 /// One generated SSE event and the bytes a server would send for it.
@@ -277,14 +269,7 @@ fn replay_corpus(target: &str, check: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../corpus")
         .join(target);
-    let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("readable entry").path();
-        if path.is_file() {
-            check(&std::fs::read(&path).expect("readable seed"));
-            replayed += 1;
-        }
-    }
+    let replayed = mcpspec_harness::fuzzing::replay_corpus_dir(&dir, check);
     assert!(replayed > 0, "no seeds in {}", dir.display());
 }
 
@@ -298,4 +283,55 @@ fn sse_decoder_corpus_replays() {
 #[test]
 fn http_response_decoder_corpus_replays() {
     replay_corpus("http_response_decoder", http_response_decoder);
+}
+
+/// A scratch corpus folder for testing the replay helper itself.
+fn scratch_corpus(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpspec-replay-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("regressions")).expect("scratch dir");
+    for (path, bytes) in files {
+        std::fs::write(dir.join(path), bytes).expect("scratch file");
+    }
+    dir
+}
+
+/// A regression input that still breaks its property fails the replay, naming the
+/// file; documented regressions and seeds that hold pass; notes are not inputs.
+#[test]
+fn replay_fails_on_a_regression_input_that_panics() {
+    use mcpspec_harness::fuzzing::replay_corpus_dir;
+    let property = |data: &[u8]| assert!(!data.starts_with(b"boom"), "crashed");
+    let dir = scratch_corpus(
+        "panics",
+        &[
+            ("seed", b"fine"),
+            ("regressions/crash-1", b"boom"),
+            ("regressions/README.md", b"| `crash-1` | boom crashed |"),
+        ],
+    );
+    let failure = std::panic::catch_unwind(|| replay_corpus_dir(&dir, property))
+        .expect_err("a crashing regression input must fail the replay");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("regressions/crash-1"), "{message}");
+
+    std::fs::write(dir.join("regressions/crash-1"), b"fixed now").unwrap();
+    assert_eq!(
+        replay_corpus_dir(&dir, property),
+        2,
+        "seed and regression, not the notes"
+    );
+
+    std::fs::write(dir.join("regressions/crash-2"), b"undocumented").unwrap();
+    let failure = std::panic::catch_unwind(|| replay_corpus_dir(&dir, property))
+        .expect_err("an undocumented regression input must fail the replay");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("crash-2"), "{message}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
