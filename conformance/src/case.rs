@@ -190,6 +190,9 @@ pub struct HttpConfig {
     /// Whether the run starts `RunConfig::target` itself (one process for the run).
     pub start_server: bool,
     pub options: HttpOptions,
+    /// `url` is the SSE endpoint of the legacy HTTP+SSE transport (2024-11-05), not a
+    /// Streamable HTTP endpoint.
+    pub legacy_sse: bool,
 }
 
 /// Run-wide settings every case may read.
@@ -248,13 +251,26 @@ impl RunConfig {
             url: url.to_string(),
             start_server,
             options: HttpOptions::default(),
+            legacy_sse: false,
         });
+        config
+    }
+
+    /// A legacy HTTP+SSE run against the SSE endpoint `url` (server start as for
+    /// [`RunConfig::http`]).
+    pub fn legacy_sse(url: &str, command: Option<CommandSpec>, revision: Revision) -> Self {
+        let mut config = RunConfig::http(url, command, revision);
+        if let Some(http) = config.http.as_mut() {
+            http.legacy_sse = true;
+        }
         config
     }
 
     /// The transport this run speaks.
     pub fn transport(&self) -> Transport {
-        if self.http.is_some() {
+        if self.http.as_ref().is_some_and(|h| h.legacy_sse) {
+            Transport::LegacySse
+        } else if self.http.is_some() {
             Transport::StreamableHttp
         } else {
             Transport::Stdio
@@ -268,6 +284,10 @@ impl RunConfig {
             Some(http) => {
                 let mut options = http.options.clone();
                 options.timeout = options.timeout.max(self.request_timeout);
+                if http.legacy_sse {
+                    return Session::connect_legacy_sse(&http.url, options, traffic)
+                        .map_err(|e| e.to_string());
+                }
                 Session::connect_http(&http.url, options, traffic).map_err(|e| e.to_string())
             }
             None => Session::spawn(&self.target, &self.process, traffic).map_err(|e| e.to_string()),

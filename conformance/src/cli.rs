@@ -18,6 +18,7 @@ Examples:
   mcpspec check --only basic/lifecycle/ --only STDIO-006 -- ./target/release/my-server
   mcpspec check --url http://127.0.0.1:8080/mcp
   mcpspec check --url 'http://127.0.0.1:{port}/mcp' -- ./my-server --port '{port}'
+  mcpspec check --sse http://127.0.0.1:8080/sse --spec 2024-11-05
   mcpspec list --spec 2025-03-26
 
 Exit codes: 0 no MUST requirement failed (with --strict: no SHOULD warning either),
@@ -117,7 +118,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
-    /// The server command and its arguments, after `--` (optional with --url).
+    /// Check a server over the legacy HTTP+SSE transport of 2024-11-05 at this SSE
+    /// endpoint URL (http:// only): GET opens the event stream, whose `endpoint` event
+    /// names where to POST (followed only on the same origin). A command after `--` is
+    /// started as with --url.
+    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    pub sse: Option<String>,
+
+    /// The server command and its arguments, after `--` (optional with --url/--sse).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
@@ -233,7 +241,18 @@ impl Progress for Bar {
 
 async fn check(args: CheckArgs) -> i32 {
     let command = CommandSpec::from_argv(&args.command);
+    if let Some(url) = &args.sse {
+        if !url.starts_with("http://") {
+            return fail_usage(&format!("--sse {url}: only http:// URLs are supported"));
+        }
+        if command.is_none() && url.contains("{port}") {
+            return fail_usage("--sse has {port} but no command after `--` to start");
+        }
+    }
     let mut config = match (&args.url, command) {
+        (None, command) if args.sse.is_some() => {
+            RunConfig::legacy_sse(args.sse.as_deref().unwrap_or_default(), command, args.spec)
+        }
         (None, None) => return fail_usage(
             "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
         ),

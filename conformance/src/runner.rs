@@ -46,7 +46,7 @@ pub enum RunError {
 /// message per line (pretty-printed, mixed with logs, or never flushed).
 fn framing_hint(session: &Session) -> String {
     let events = session.events_since(0);
-    if session.http().is_some() {
+    if session.http().is_some() || session.legacy_sse().is_some() {
         // Over HTTP the transcript notes say what each response was.
         let tail: Vec<String> = session
             .transcript_tail(4)
@@ -390,8 +390,9 @@ async fn run_case(case: Case, env: Arc<RunEnv>, shared: Session) -> (CaseRecord,
     };
     if owned {
         session.control().kill();
-        if session.http().is_some() {
-            // Ends the HTTP session (DELETE) so the server can free it.
+        if session.http().is_some() || session.legacy_sse().is_some() {
+            // Ends the HTTP session (DELETE; legacy SSE: close the stream) so the
+            // server can free it.
             session.close_stdin().await;
         }
     }

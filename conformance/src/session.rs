@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
+mod legacy_sse;
+pub use legacy_sse::{LegacySseInfo, StreamObservation};
+
 /// Events kept per session; older ones are dropped (and counted).
 const EVENT_LOG_LIMIT: usize = 20_000;
 
@@ -134,6 +137,8 @@ struct EventLog {
 enum Link {
     Stdio(tokio::sync::Mutex<StdinWriter>),
     Http(Box<HttpLink>),
+    /// Legacy HTTP+SSE (2024-11-05): POSTs to the advertised endpoint, answers on a GET stream.
+    LegacySse(Box<legacy_sse::LegacyLink>),
 }
 
 /// One Streamable HTTP session: every client message is its own POST.
@@ -319,6 +324,11 @@ impl Drop for AbortOnDrop {
                 task.abort();
             }
         }
+        if let Link::LegacySse(link) = &self.shared.link {
+            for task in lock(&link.tasks).drain(..) {
+                task.abort();
+            }
+        }
     }
 }
 
@@ -418,7 +428,7 @@ impl Session {
                 protocol_version: lock(&link.protocol_version).clone(),
                 client: link.client.clone(),
             }),
-            Link::Stdio(_) => None,
+            Link::Stdio(_) | Link::LegacySse(_) => None,
         }
     }
 
@@ -526,6 +536,9 @@ impl Session {
     /// Serialise one message as a single line and write it in one piece (stdio), or
     /// POST it (HTTP).
     pub async fn send(&self, message: &Value) -> Result<(), RequestError> {
+        if let Link::LegacySse(_) = &self.shared.link {
+            return legacy_sse::post(&self.shared, message, false).await;
+        }
         if let Link::Http(_) = &self.shared.link {
             let body = serde_json::to_vec(message).unwrap_or_default();
             return http_post(&self.shared, body, PostInfo::of(message), false).await;
@@ -550,6 +563,7 @@ impl Session {
                 .await
                 .map_err(|e| RequestError::Write(e.to_string())),
             Link::Http(_) => http_deliver(&self.shared, delivery).await,
+            Link::LegacySse(_) => legacy_sse::deliver(&self.shared, delivery).await,
         }
     }
 
@@ -659,6 +673,7 @@ impl Session {
                 }
                 mark_closed(&self.shared);
             }
+            Link::LegacySse(_) => legacy_sse::close(&self.shared),
         }
     }
 
@@ -788,6 +803,7 @@ fn handle_inbound(shared: &Arc<Shared>, inbound: Inbound) {
                     let _ = http_post(&writer_shared, body, PostInfo::of(&answer), false).await;
                 });
             }
+            Link::LegacySse(_) => legacy_sse::answer(writer_shared, answer),
         }
     }
     if let Inbound::Response(v) = &inbound {
@@ -839,7 +855,7 @@ fn transport_problem(problem: String, raw: &[u8]) -> Inbound {
 fn http_link(shared: &Shared) -> &HttpLink {
     match &shared.link {
         Link::Http(link) => link,
-        Link::Stdio(_) => unreachable!("HTTP operation on a stdio session"),
+        _ => unreachable!("HTTP operation on a session that is not Streamable HTTP"),
     }
 }
 

@@ -3,7 +3,7 @@
 //! Arguments are parsed by hand: there are three flags, and the fixture stays
 //! free of CLI dependencies.
 
-use mcpspec::fixture::{run_http, run_stdio, Fault};
+use mcpspec::fixture::{run_http, run_legacy_sse, run_stdio, Fault};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -16,6 +16,9 @@ Usage:
                                    serve Streamable HTTP at http://127.0.0.1:PORT/mcp (loopback only)
   mcpspec-fixture --port PORT [--fault NAME]
                                    the same on 127.0.0.1:PORT
+  mcpspec-fixture --sse --port PORT [--fault NAME]
+                                   serve the legacy HTTP+SSE transport (2024-11-05) instead:
+                                   GET http://127.0.0.1:PORT/sse, POST /messages?session_id=...
   mcpspec-fixture --list-faults    print every fault as NAME<TAB>description
   mcpspec-fixture --help           print this help
 ";
@@ -23,6 +26,7 @@ Usage:
 enum Command {
     Serve(Option<Fault>),
     ServeHttp(Option<Fault>, SocketAddr),
+    ServeLegacySse(Option<Fault>, SocketAddr),
     ListFaults,
     Help,
 }
@@ -31,6 +35,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     let mut fault = None;
     let mut list = false;
     let mut http: Option<SocketAddr> = None;
+    let mut sse = false;
     while let Some(arg) = args.next() {
         let name = match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -57,6 +62,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                 http = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
                 continue;
             }
+            "--sse" => {
+                sse = true;
+                continue;
+            }
             "--list-faults" => {
                 list = true;
                 continue;
@@ -80,8 +89,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             format!("unknown fault '{name}'; run `mcpspec-fixture --list-faults` to see the valid names")
         })?);
     }
+    if sse && http.is_none() {
+        return Err("--sse needs --port PORT (or --http 127.0.0.1:PORT)".to_string());
+    }
     Ok(if list {
         Command::ListFaults
+    } else if let (true, Some(addr)) = (sse, http) {
+        Command::ServeLegacySse(fault, addr)
     } else if let Some(addr) = http {
         Command::ServeHttp(fault, addr)
     } else {
@@ -109,6 +123,13 @@ fn main() {
             0
         }
         Ok(Command::ServeHttp(fault, addr)) => match run_http(fault, addr) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("mcpspec-fixture: {error}");
+                1
+            }
+        },
+        Ok(Command::ServeLegacySse(fault, addr)) => match run_legacy_sse(fault, addr) {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("mcpspec-fixture: {error}");

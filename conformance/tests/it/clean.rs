@@ -2,6 +2,7 @@
 //! report is stable (snapshot).
 
 use crate::common::{check_fixture, check_fixture_http, schema_dir};
+use crate::faults::sse::check_fixture_sse;
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
 
@@ -93,4 +94,60 @@ async fn clean_fixture_report_snapshot() {
         *summary = serde_json::json!("[summary: see results]");
     }
     insta::assert_json_snapshot!("clean_fixture_2025_11_25", json);
+}
+
+/// The same over the legacy HTTP+SSE transport, at every session-era revision (the
+/// fixture serves each over it): the SSE cases and every transport-neutral case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_fixture_passes_every_case_over_sse() {
+    let mut problems = Vec::new();
+    for revision in Revision::SESSION_ERA {
+        let report = check_fixture_sse(None, &[], revision).await;
+        assert_eq!(report.subject.transport, "sse");
+        assert!(
+            report
+                .results
+                .iter()
+                .any(|r| r.id.starts_with("basic/transports/http-with-sse/")),
+            "{revision}: no SSE case ran"
+        );
+        for r in &report.results {
+            assert!(
+                !r.id.starts_with("basic/transports/stdio/")
+                    && !r.id.starts_with("basic/transports/streamable-http/"),
+                "{revision}: case {} of another transport ran over SSE",
+                r.id
+            );
+            let acceptable = match r.outcome {
+                Outcome::Pass | Outcome::NotApplicable | Outcome::Info => true,
+                Outcome::Untestable => {
+                    r.id == "basic/messages-match-schema" && schema_dir().is_none()
+                }
+                Outcome::Fail | Outcome::Warn | Outcome::HarnessError => false,
+            };
+            if !acceptable {
+                problems.push(format!(
+                    "{revision} {}: {} — {}",
+                    r.id,
+                    r.outcome.as_str(),
+                    r.message
+                ));
+            }
+        }
+        if revision == Revision::V2024_11_05 {
+            let mut json = serde_json::to_value(&report).expect("report serialises");
+            json["timings"] = serde_json::json!("[timings]");
+            json["tool"]["version"] = serde_json::json!("[version]");
+            json["subject"]["server_version"] = serde_json::json!("[version]");
+            json["subject"]["command"] = serde_json::json!("[fixture over SSE]");
+            if let Some(results) = json["results"].as_array_mut() {
+                results.retain(|r| r["id"] != "basic/messages-match-schema");
+            }
+            if let Some(summary) = json.get_mut("summary") {
+                *summary = serde_json::json!("[summary: see results]");
+            }
+            insta::assert_json_snapshot!("clean_fixture_sse_2024_11_05", json);
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

@@ -11,6 +11,7 @@ mod ping;
 mod prompts;
 mod resources;
 mod schema;
+pub(crate) mod sse;
 mod stdio;
 mod tools;
 
@@ -38,6 +39,10 @@ const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
     ("never-answer", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
     ("memory-leak", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
     (
+        "sse-foreign-endpoint",
+        "sse.rs: the run stops before any case, naming SSE-002 (mcpspec never follows it)",
+    ),
+    (
         "fixed-version",
         "indistinguishable from a conformant server that supports only 2024-11-05",
     ),
@@ -55,6 +60,7 @@ fn all_expectations() -> Vec<&'static FaultExpectation> {
         prompts::EXPECTATIONS,
         resources::EXPECTATIONS,
         schema::EXPECTATIONS,
+        sse::EXPECTATIONS,
         stdio::EXPECTATIONS,
         tools::EXPECTATIONS,
     ]
