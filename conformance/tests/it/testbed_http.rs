@@ -146,3 +146,80 @@ async fn server_everything_over_http() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------
+// Legacy HTTP+SSE (`check --sse`), at the transport's own revision, 2024-11-05.
+// ---------------------------------------------------------------------------
+
+/// Every case over legacy HTTP+SSE against `argv` (started with `{port}` as the port).
+async fn check_sse(argv: Vec<String>, env: &[(&str, String)]) -> Report {
+    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
+    command.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let mut config = RunConfig::legacy_sse(
+        "http://127.0.0.1:{port}/sse",
+        Some(command),
+        Revision::V2024_11_05,
+    );
+    // As generous as the stdio test bed run: a late answer must not change a verdict.
+    config.request_timeout = Duration::from_secs(10);
+    config.init_timeout = Duration::from_secs(30);
+    config.jobs = 3;
+    config.schema_dir = crate::common::schema_dir();
+    runner::run(config, &catalogue(), &Selection::default(), &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("SSE check of {argv:?} could not run: {e}"))
+}
+
+/// One line per case that did not pass, for the snapshot.
+fn sse_verdicts(report: &Report) -> String {
+    let lines: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Pass)
+        .filter(|r| r.id != "basic/messages-match-schema" || crate::common::schema_dir().is_some())
+        .map(|r| {
+            format!(
+                "{:<14} {} [{}]",
+                r.outcome.as_str(),
+                r.id,
+                r.requirements.join(",")
+            )
+        })
+        .collect();
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_sse() {
+    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let mut argv = cmd;
+    argv.extend(["--transport", "sse", "--port", "{port}"].map(String::from));
+    let report = check_sse(argv, &[]).await;
+    assert_eq!(report.subject.transport, "sse");
+    assert_eq!(report.subject.negotiated_revision, "2024-11-05");
+    insta::assert_snapshot!("testbed_sse_python_sdk", sse_verdicts(&report));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_everything_over_sse() {
+    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let loopback = repo_root().join("testbed/loopback.mjs");
+    let mut argv = cmd;
+    if argv.last().map(String::as_str) == Some("stdio") {
+        argv.pop();
+    }
+    argv.push("sse".into());
+    // Without the preload it listens on every interface; PORT is set by the runner.
+    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    let report = check_sse(argv, &env).await;
+    assert_eq!(report.subject.transport, "sse");
+    assert_eq!(report.subject.negotiated_revision, "2024-11-05");
+    insta::assert_snapshot!("testbed_sse_server_everything", sse_verdicts(&report));
+}

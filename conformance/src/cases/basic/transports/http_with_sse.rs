@@ -490,9 +490,12 @@ async fn stale_endpoint_refused(ctx: &mut Ctx) -> CaseResult {
             ));
             seen.push(format!("forged {forged} → {}", p.describe()));
         }
-        Err(e) => problems.push(format!(
-            "a POST to the forged endpoint {forged} got no answer: {e}"
-        )),
+        Err(e) => {
+            problems.push(format!(
+                "a POST to the forged endpoint {forged} got no HTTP answer: {e}"
+            ));
+            seen.push(format!("forged {forged} → no answer ({e})"));
+        }
     }
     // Close the connection, then the old endpoint must stop accepting messages.
     session.close_stdin().await;
@@ -518,9 +521,12 @@ async fn stale_endpoint_refused(ctx: &mut Ctx) -> CaseResult {
             ));
             seen.push(format!("closed connection's {url} → {}", p.describe()));
         }
-        Err(e) => problems.push(format!(
-            "a POST to the closed connection's endpoint got no answer: {e}"
-        )),
+        Err(e) => {
+            problems.push(format!(
+                "a POST to the closed connection's endpoint got no HTTP answer: {e}"
+            ));
+            seen.push(format!("closed connection's {url} → no answer ({e})"));
+        }
     }
     if problems.is_empty() {
         Ok(Verdict::pass(
