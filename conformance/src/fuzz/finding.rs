@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 pub const FORMAT: &str = "mcpspec-fuzz-reproducer";
 pub const FORMAT_VERSION: u32 = 1;
+/// Largest reproducer file `load` reads (the biggest real ones are about 100 KiB).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// Most repetitions a file may ask for (minimisation confirms with at most 256).
+pub const MAX_REPEAT: u32 = 10_000;
 
 /// Lines of transcript and bytes of stderr kept in a reproducer.
 const TRANSCRIPT_LINES: usize = 40;
@@ -119,6 +123,9 @@ impl Reproducer {
         if r.steps.is_empty() {
             return Err("the file has no steps".into());
         }
+        if r.repeat > MAX_REPEAT {
+            return Err(format!("repeat {} is more than {MAX_REPEAT}", r.repeat));
+        }
         for (i, s) in r.steps.iter().enumerate() {
             s.check().map_err(|e| format!("step {}: {e}", i + 1))?;
         }
@@ -126,8 +133,19 @@ impl Reproducer {
     }
 
     pub fn load(path: &Path) -> Result<Reproducer, String> {
-        let text = std::fs::read_to_string(path)
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(format!(
+                "{}: larger than {MAX_FILE_BYTES} bytes, not a reproducer",
+                path.display()
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))?;
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
