@@ -51,7 +51,7 @@ pub fn render(report: &Report) -> String {
             tc.push_attribute(("classname", page));
             tc.push_attribute((
                 "name",
-                format!("{name} [{}]", r.requirements.join(",")).as_str(),
+                xml_chars(&format!("{name} [{}]", r.requirements.join(","))).as_str(),
             ));
             let time = report
                 .timings
@@ -76,7 +76,7 @@ pub fn render(report: &Report) -> String {
                     let mut el = BytesStart::new(tag);
                     el.push_attribute((
                         "message",
-                        format!("{}: {}", r.outcome.as_str(), r.message).as_str(),
+                        xml_chars(&format!("{}: {}", r.outcome.as_str(), r.message)).as_str(),
                     ));
                     if tag == "failure" {
                         el.push_attribute(("type", r.level.as_str()));
@@ -118,5 +118,26 @@ fn detail(r: &super::CaseRecord) -> String {
         s.push_str(line);
         s.push('\n');
     }
-    s
+    xml_chars(&s)
+}
+
+/// `text` with the characters XML 1.0 cannot carry at all, even escaped (most control
+/// characters, U+FFFE, U+FFFF), written as `\u{..}`: messages quote server strings,
+/// and one such character makes strict JUnit readers reject the whole file.
+fn xml_chars(text: &str) -> String {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || ('\u{20}'..='\u{d7ff}').contains(&c)
+            || ('\u{e000}'..='\u{fffd}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if allowed(c) {
+            out.push(c);
+        } else {
+            out.push_str(&c.escape_unicode().to_string());
+        }
+    }
+    out
 }

@@ -8,11 +8,11 @@ pub mod junit;
 
 use crate::case::{Case, Verdict, VerdictKind};
 use crate::spec::{Level, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The verdict of one case as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Pass,
@@ -65,11 +65,12 @@ impl Outcome {
 }
 
 /// One case's result. Everything here is deterministic for a deterministic server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseRecord {
     pub id: String,
     pub title: String,
     pub requirements: Vec<String>,
+    #[serde(deserialize_with = "level_from_str")]
     pub level: Level,
     pub outcome: Outcome,
     pub message: String,
@@ -78,7 +79,7 @@ pub struct CaseRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
     /// Last lines of the wire transcript, for failures, warnings and harness errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<String>,
 }
 
@@ -118,7 +119,7 @@ impl CaseRecord {
 }
 
 /// Counts per outcome.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub total: usize,
     pub pass: usize,
@@ -173,7 +174,7 @@ impl Summary {
 }
 
 /// What was tested.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subject {
     pub transport: &'static str,
     pub command: String,
@@ -186,7 +187,7 @@ pub struct Subject {
 }
 
 /// Non-deterministic facts, kept apart from the case records.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix: u64,
@@ -195,12 +196,14 @@ pub struct Timings {
     pub cases_ms: BTreeMap<String, u64>,
     /// Per case id: the time of each transcript line in its record (ms since that
     /// server process started; null for separators).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transcript_ms: BTreeMap<String, Vec<Option<u64>>>,
 }
 
-/// The whole report. JSON schema version 1 (see README "JSON report").
-#[derive(Debug, Clone, Serialize)]
+/// The whole report. JSON schema version 1 (see README "JSON report"). It reads back
+/// (from a `'static` text, as its tool and transport names are static) for tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(deserialize = "'de: 'static"))]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
@@ -210,7 +213,7 @@ pub struct Report {
     pub timings: Timings,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
@@ -239,6 +242,21 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// A level as the report writes it (`"MUST NOT"`).
+fn level_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
+    let text = String::deserialize(d)?;
+    [
+        Level::Must,
+        Level::MustNot,
+        Level::Should,
+        Level::ShouldNot,
+        Level::May,
+    ]
+    .into_iter()
+    .find(|l| l.as_str() == text)
+    .ok_or_else(|| serde::de::Error::custom(format!("unknown level {text:?}")))
 }
 
 /// Output formats of `check`.

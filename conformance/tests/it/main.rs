@@ -6,5 +6,6 @@ mod common;
 mod faults;
 mod fuzz;
 mod fuzz_corpus;
+mod report_props;
 mod testbed;
 mod testbed_http;
