@@ -227,6 +227,17 @@ impl Corpus {
         novel
     }
 
+    /// Would any of these features be new?
+    pub fn is_novel(&self, feats: &BTreeSet<String>) -> bool {
+        feats.iter().any(|f| !self.seen.contains(f))
+    }
+
+    /// Count features as seen without keeping an input (what a batch showed that no
+    /// input of it showed alone).
+    pub fn mark_seen(&mut self, feats: &BTreeSet<String>) {
+        self.seen.extend(feats.iter().cloned());
+    }
+
     pub fn add(&mut self, program: Program, rng: &mut impl Rng) {
         let name = format!("{}.json", super::finding::short_hash(&program));
         if !self.names.insert(name.clone()) {

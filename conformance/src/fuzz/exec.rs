@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 const ID_BOOK_LIMIT: usize = 200_000;
 /// Unanswered requests probed per input (each probe of a hang costs a timeout).
 const MAX_PROBES: usize = 2;
+/// How long answers may trail the liveness ping before their requests are probed.
+const TRAILING_ANSWERS: Duration = Duration::from_millis(200);
 
 /// How to start the server and talk to it.
 #[derive(Debug, Clone)]
@@ -358,6 +360,19 @@ impl Conn {
         limits: &Limits,
         hangs: &KnownHangs,
     ) -> Observation {
+        self.run_batch(program, &[0], limits, hangs).await
+    }
+
+    /// Run several inputs joined by [`Program::concat`] (`starts`: the first step of
+    /// each), with one liveness ping after the last. An await waits only for the
+    /// requests of its own input, as it would have run alone.
+    pub async fn run_batch(
+        &mut self,
+        program: &Program,
+        starts: &[usize],
+        limits: &Limits,
+        hangs: &KnownHangs,
+    ) -> Observation {
         let t0 = Instant::now();
         let prepared = prepare(program, &mut self.alloc);
         let session = self.session.clone();
@@ -408,8 +423,19 @@ impl Conn {
                     steps,
                 } => {
                     if await_answers {
+                        let first = steps.first().copied().unwrap_or_default();
+                        let scope = starts
+                            .iter()
+                            .copied()
+                            .filter(|&s| s <= first)
+                            .max()
+                            .unwrap_or_default();
                         let waiting: Vec<usize> = (0..n)
-                            .filter(|&i| sent_at[i].is_some() && prepared.requests[i].demanded)
+                            .filter(|&i| {
+                                sent_at[i].is_some()
+                                    && prepared.requests[i].demanded
+                                    && prepared.requests[i].step >= scope
+                            })
                             .collect();
                         // An await shapes the pipelining; it judges nothing, so a hung
                         // request must not hold it for a whole timeout.
@@ -462,6 +488,21 @@ impl Conn {
         drain(&mut rx, &mut answered);
 
         if let Ping::Answered(_) | Ping::FirstLost = ping {
+            // Answers produced on other threads (tool calls) may trail the ping: give
+            // them a moment before sending copies to probe them.
+            let outstanding: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    let r = &prepared.requests[i];
+                    answered[i].is_none()
+                        && r.demanded
+                        && sent_at[i].is_some()
+                        && !hangs.contains(&r.shape)
+                })
+                .collect();
+            if !outstanding.is_empty() {
+                let deadline = Instant::now() + limits.timeout.min(TRAILING_ANSWERS);
+                wait_answers(&mut rx, &mut answered, &outstanding, deadline).await;
+            }
             let mut probes = 0;
             for i in 0..n {
                 let r = &prepared.requests[i];

@@ -156,11 +156,11 @@ pub enum InvalidKind {
 #[derive(Debug, Clone, Arbitrary)]
 pub struct DeliveryPlan {
     pub cut: Cut,
-    /// Below 230: no delay; otherwise 1–20 ms before each piece (mostly 1). Delays are
-    /// idle time for both sides, so they are kept rare and short.
+    /// 255: 1 ms before each piece, otherwise none. Delays are idle time for both
+    /// sides, so they are kept rare and short.
     pub delay: u8,
     pub coalesce: bool,
-    /// Below 24: wait for every answer before this step.
+    /// Below 4: wait for every answer of the input so far before this step.
     pub await_answers: u8,
 }
 
@@ -656,7 +656,13 @@ fn invalid(kind: InvalidKind, depth: u8, id: &Value) -> Step {
 }
 
 fn oversize(pad: u8, id: &Value, surface: &Surface) -> Value {
-    let len = 70_000 + usize::from(pad) * 128;
+    // One in eight is past 64 KiB; the others are merely long (1–5 KiB): every
+    // oversize line costs the server a full parse and the pipe several round trips.
+    let len = if pad < 32 {
+        70_000 + usize::from(pad) * 128
+    } else {
+        1024 + usize::from(pad) * 16
+    };
     let tools = surface.safe_tools();
     let text_tool = tools
         .iter()
@@ -715,15 +721,24 @@ fn tool_arguments(schema: &Value, plan: &ArgsPlan, id: &Value) -> Option<Value> 
                 .collect()
         })
         .unwrap_or_default();
+    // Defects never touch a duration: a tool left to its default duration (often a
+    // tenth of a second or more) holds the whole batch for it.
+    let props = schema.get("properties").and_then(Value::as_object);
+    let is_duration = |name: &str| {
+        props
+            .and_then(|p| p.get(name))
+            .is_some_and(|p| is_duration_like(name, p))
+    };
+    let has_duration = props.is_some_and(|p| p.iter().any(|(k, v)| is_duration_like(k, v)));
     match plan.variant {
         0..=169 => {}
         170..=189 => {
-            if let Some(r) = required.first() {
+            if let Some(r) = required.iter().find(|r| !is_duration(r)) {
                 args.remove(r);
             }
         }
         190..=209 => {
-            if let Some((_, v)) = args.iter_mut().next() {
+            if let Some((_, v)) = args.iter_mut().find(|(k, _)| !is_duration(k)) {
                 *v = match v {
                     Value::String(_) => json!(12),
                     _ => json!("wrong type"),
@@ -733,7 +748,8 @@ fn tool_arguments(schema: &Value, plan: &ArgsPlan, id: &Value) -> Option<Value> 
         210..=229 => {
             args.insert("mcpspecExtra".into(), json!(true));
         }
-        230..=244 => return None,
+        230..=244 if !has_duration => return None,
+        230..=244 => {}
         _ => return Some(json!(["not", "an", "object"])),
     }
     Some(Value::Object(args))
@@ -925,15 +941,12 @@ fn apply_delivery(step: &mut Step, plan: &DeliveryPlan, has_previous: bool) {
         Cut::Halves if len > 1 => vec![len / 2],
         _ => Vec::new(),
     };
-    // Mostly no delay, sometimes 1 ms (enough for the pieces to be separate reads),
-    // rarely up to 20 ms.
-    step.delay_ms = match plan.delay {
-        0..=229 => 0,
-        230..=249 => 1,
-        _ => u64::from(plan.delay % 19) + 2,
-    };
+    // Separate writes of the pieces are separate reads often enough; a delay idles
+    // both sides (and a batch holds a hundred steps), so one step in 256 waits 1 ms.
+    step.delay_ms = u64::from(plan.delay == u8::MAX);
     step.coalesce = has_previous && plan.coalesce;
-    step.await_answers = has_previous && plan.await_answers < 24;
+    // Each await is a round trip: one step in 64.
+    step.await_answers = has_previous && plan.await_answers < 4;
 }
 
 /// Mutate a corpus program: 1–3 random edits of steps, delivery or values.
@@ -976,10 +989,11 @@ pub fn mutate(
             }
             2 => {
                 if let Some(step) = p.steps.get_mut(i) {
-                    step.delay_ms = if rng.random_bool(0.9) {
-                        rng.random_range(0..=1)
-                    } else {
-                        rng.random_range(2..=20)
+                    // Mostly none (delays idle both sides), sometimes 1 ms, rarely more.
+                    step.delay_ms = match rng.random_range(0..100) {
+                        0..=84 => 0,
+                        85..=96 => 1,
+                        _ => rng.random_range(2..=20),
                     };
                 }
             }

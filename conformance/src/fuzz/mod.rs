@@ -276,6 +276,13 @@ pub async fn run(
     })
 }
 
+/// Inputs run back to back with one liveness ping (a batch), and the most steps a
+/// batch may hold. A ping per input would cost a round trip per input and idle both
+/// sides; a batch in which anything fires or shows a new feature is run again input
+/// by input, so findings and corpus entries still belong to one input.
+const BATCH_INPUTS: usize = 16;
+const BATCH_STEPS: usize = 128;
+
 /// One worker: its own server process, its own RNG stream.
 async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
     let mut rng = Rng::seed_from_u64(
@@ -285,129 +292,224 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
             .wrapping_add((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
     );
     let mut alloc = IdAllocator::default();
-    let mut failed_starts = 0;
-    while engine.claim() {
-        let mut current = match conn.take() {
-            Some(c) if !c.dead => c,
-            old => {
-                if let Some(old) = old {
-                    old.kill();
-                }
-                match engine.config.target.open().await {
-                    Ok(c) => {
-                        failed_starts = 0;
-                        engine.stats.restarts.fetch_add(1, Ordering::Relaxed);
-                        c
-                    }
-                    Err(_) => {
-                        failed_starts += 1;
-                        if failed_starts >= MAX_FAILED_STARTS {
-                            return;
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        let program = next_program(&engine, &mut rng, &mut alloc);
-        let obs = current
-            .run(&program, &engine.config.limits, &engine.hangs)
-            .await;
-        engine.stats.execs.fetch_add(1, Ordering::Relaxed);
-        if engine.trace {
-            let steps: Vec<String> = program
-                .steps
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{}{}{}{}",
-                        s.label(),
-                        if s.split.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" /{}", s.split.len() + 1)
-                        },
-                        if s.delay_ms == 0 {
-                            String::new()
-                        } else {
-                            format!(" +{}ms", s.delay_ms)
-                        },
-                        if s.await_answers { " await" } else { "" }
-                    )
-                })
-                .collect();
-            let settled: Vec<String> = obs
-                .requests
-                .iter()
-                .map(|r| format!("{}={:?}", r.info.method, r.settled))
-                .collect();
-            eprintln!(
-                "[trace w{worker}] {:>6} ms ping {:?} steps [{}] requests [{}]",
-                obs.elapsed.as_millis(),
-                obs.ping,
-                steps.join(", "),
-                settled.join(", ")
-            );
+    loop {
+        let batch = claim_batch(&engine, &mut rng, &mut alloc);
+        if batch.is_empty() {
+            break;
         }
+        let Some(mut current) = ensure_conn(&engine, conn.take()).await else {
+            return;
+        };
+        if let [program] = batch.as_slice() {
+            engine.stats.execs.fetch_add(1, Ordering::Relaxed);
+            run_single(&engine, worker, &mut current, program, &mut rng).await;
+            conn = Some(current);
+            continue;
+        }
+        let (joined, starts) = Program::concat(&batch);
+        let obs = current
+            .run_batch(&joined, &starts, &engine.config.limits, &engine.hangs)
+            .await;
+        engine
+            .stats
+            .execs
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         engine
             .stats
             .messages
             .fetch_add(obs.messages as u64, Ordering::Relaxed);
+        trace(&engine, worker, &joined, &obs);
         let firings = judge(&obs, &current.rss, &engine.config.memory);
         let feats = features(&obs);
-        {
-            let mut state = engine.lock();
-            state.corpus.observe(&program, &feats, &mut rng);
-            engine
-                .stats
-                .corpus
-                .store(state.corpus.len(), Ordering::Relaxed);
-        }
-        let fresh: Vec<Firing> = {
-            let mut state = engine.lock();
-            firings
-                .into_iter()
-                .filter(|f| state.signatures.insert(f.signature.clone()))
-                .collect()
-        };
-        if !fresh.is_empty() {
-            let observed = Observed {
-                exit: current
-                    .session
-                    .control()
-                    .exit_status()
-                    .map(|e| e.to_string()),
-                transcript_tail: current.transcript_tail(40),
-                stderr_tail: current.stderr_tail(4096),
-            };
-            if current.dead {
-                current.kill();
-            }
-            for firing in fresh {
-                let found_ms = engine.started.elapsed().as_millis() as u64;
-                let record = report_finding(&engine, &program, &firing, &observed).await;
-                let mut state = engine.lock();
-                state.first_found.push((record.signature.clone(), found_ms));
-                state.findings.push(record);
-                let stop_on = &engine.config.stop_on;
-                if !stop_on.is_empty()
-                    && stop_on
-                        .iter()
-                        .all(|o| state.findings.iter().any(|f| &f.oracle == o))
+        let (fresh, novel) = {
+            let state = engine.lock();
+            let mut fresh: Vec<Firing> = Vec::new();
+            for f in firings {
+                if !state.signatures.contains(&f.signature)
+                    && !fresh.iter().any(|g| g.signature == f.signature)
                 {
-                    engine.stop.store(true, Ordering::Relaxed);
+                    fresh.push(f);
                 }
-                engine
-                    .stats
-                    .findings
-                    .store(state.findings.len(), Ordering::Relaxed);
             }
+            (fresh, state.corpus.is_novel(&feats))
+        };
+        if fresh.is_empty() && !novel {
+            conn = Some(current);
+            continue;
         }
-        conn = Some(current);
+        let batch_observed = (!fresh.is_empty()).then(|| observed_of(&current));
+        // Attribute: each input again, alone.
+        let mut slot = Some(current);
+        for program in &batch {
+            let Some(mut c) = ensure_conn(&engine, slot.take()).await else {
+                return;
+            };
+            run_single(&engine, worker, &mut c, program, &mut rng).await;
+            slot = Some(c);
+        }
+        // What no input showed alone belongs to the batch as a whole.
+        for firing in fresh {
+            if !engine.lock().signatures.insert(firing.signature.clone()) {
+                continue;
+            }
+            let observed = batch_observed.clone().unwrap_or_default();
+            record_finding(&engine, &joined, &firing, &observed).await;
+        }
+        engine.lock().corpus.mark_seen(&feats);
+        conn = slot;
     }
     if let Some(c) = conn {
         c.kill();
     }
+}
+
+/// Claim up to a batch of inputs from the budget. A close ends a batch.
+fn claim_batch(engine: &Engine, rng: &mut Rng, alloc: &mut IdAllocator) -> Vec<Program> {
+    let mut batch = Vec::new();
+    let mut steps = 0;
+    while batch.len() < BATCH_INPUTS && steps < BATCH_STEPS && engine.claim() {
+        let program = next_program(engine, rng, alloc);
+        let closes = program.steps.iter().any(|s| s.close_stdin);
+        steps += program.steps.len();
+        batch.push(program);
+        if closes {
+            break;
+        }
+    }
+    batch
+}
+
+/// The live connection, or a fresh process when it is gone (`None` after
+/// [`MAX_FAILED_STARTS`] failed starts in a row).
+async fn ensure_conn(engine: &Engine, old: Option<Conn>) -> Option<Conn> {
+    match old {
+        Some(c) if !c.dead => return Some(c),
+        Some(old) => old.kill(),
+        None => {}
+    }
+    for _ in 0..MAX_FAILED_STARTS {
+        if let Ok(c) = engine.config.target.open().await {
+            engine.stats.restarts.fetch_add(1, Ordering::Relaxed);
+            return Some(c);
+        }
+    }
+    None
+}
+
+fn observed_of(conn: &Conn) -> Observed {
+    Observed {
+        exit: conn.session.control().exit_status().map(|e| e.to_string()),
+        transcript_tail: conn.transcript_tail(40),
+        stderr_tail: conn.stderr_tail(4096),
+    }
+}
+
+/// Run one input alone, judge it, keep it when it shows something new, report what
+/// fired for the first time.
+async fn run_single(
+    engine: &Engine,
+    worker: usize,
+    current: &mut Conn,
+    program: &Program,
+    rng: &mut Rng,
+) {
+    let obs = current
+        .run(program, &engine.config.limits, &engine.hangs)
+        .await;
+    trace(engine, worker, program, &obs);
+    engine
+        .stats
+        .messages
+        .fetch_add(obs.messages as u64, Ordering::Relaxed);
+    let firings = judge(&obs, &current.rss, &engine.config.memory);
+    let feats = features(&obs);
+    {
+        let mut state = engine.lock();
+        state.corpus.observe(program, &feats, rng);
+        engine
+            .stats
+            .corpus
+            .store(state.corpus.len(), Ordering::Relaxed);
+    }
+    let fresh: Vec<Firing> = {
+        let mut state = engine.lock();
+        firings
+            .into_iter()
+            .filter(|f| state.signatures.insert(f.signature.clone()))
+            .collect()
+    };
+    if fresh.is_empty() {
+        return;
+    }
+    let observed = observed_of(current);
+    if current.dead {
+        current.kill();
+    }
+    for firing in fresh {
+        record_finding(engine, program, &firing, &observed).await;
+    }
+}
+
+/// Confirm, shrink and save a finding, and stop the run when every `--stop-on`
+/// oracle has one.
+async fn record_finding(engine: &Engine, program: &Program, firing: &Firing, observed: &Observed) {
+    let found_ms = engine.started.elapsed().as_millis() as u64;
+    let record = report_finding(engine, program, firing, observed).await;
+    let mut state = engine.lock();
+    state.first_found.push((record.signature.clone(), found_ms));
+    state.findings.push(record);
+    let stop_on = &engine.config.stop_on;
+    if !stop_on.is_empty()
+        && stop_on
+            .iter()
+            .all(|o| state.findings.iter().any(|f| &f.oracle == o))
+    {
+        engine.stop.store(true, Ordering::Relaxed);
+    }
+    engine
+        .stats
+        .findings
+        .store(state.findings.len(), Ordering::Relaxed);
+}
+
+/// MCPSPEC_FUZZ_TRACE=1: one line per run on stderr.
+fn trace(engine: &Engine, worker: usize, program: &Program, obs: &exec::Observation) {
+    if !engine.trace {
+        return;
+    }
+    let steps: Vec<String> = program
+        .steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{}{}{}{}",
+                s.label(),
+                if s.split.is_empty() {
+                    String::new()
+                } else {
+                    format!(" /{}", s.split.len() + 1)
+                },
+                if s.delay_ms == 0 {
+                    String::new()
+                } else {
+                    format!(" +{}ms", s.delay_ms)
+                },
+                if s.await_answers { " await" } else { "" }
+            )
+        })
+        .collect();
+    let settled: Vec<String> = obs
+        .requests
+        .iter()
+        .map(|r| format!("{}={:?}", r.info.method, r.settled))
+        .collect();
+    eprintln!(
+        "[trace w{worker}] {:>6} ms ping {:?} steps [{}] requests [{}]",
+        obs.elapsed.as_millis(),
+        obs.ping,
+        steps.join(", "),
+        settled.join(", ")
+    );
 }
 
 fn next_program(engine: &Engine, rng: &mut Rng, alloc: &mut IdAllocator) -> Program {

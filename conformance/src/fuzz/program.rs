@@ -179,6 +179,36 @@ impl Program {
     pub fn message_count(&self) -> usize {
         self.steps.iter().filter(|s| !s.close_stdin).count()
     }
+
+    /// Several inputs run back to back as one (a batch shares one liveness ping).
+    /// Returns the program and the index of each input's first step. An input that
+    /// ends inside a line gets a newline so the next one starts on its own line, as
+    /// the ping after a single input does; nothing follows a close.
+    pub fn concat(programs: &[Program]) -> (Program, Vec<usize>) {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut starts = Vec::with_capacity(programs.len());
+        for p in programs {
+            if steps.last().is_some_and(|s| s.close_stdin) {
+                break;
+            }
+            let unterminated = steps
+                .last()
+                .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
+            if unterminated {
+                let mut newline = Step::raw(b"\n");
+                newline.coalesce = true;
+                steps.push(newline);
+            }
+            starts.push(steps.len());
+            let mut own = p.steps.clone();
+            if let Some(first) = own.first_mut() {
+                first.coalesce = false;
+                first.await_answers = false;
+            }
+            steps.extend(own);
+        }
+        (Program::new(steps), starts)
+    }
 }
 
 /// Hands out fresh ids of a fixed width, in the same type as the id they replace.
@@ -663,6 +693,23 @@ mod tests {
 
     fn ping(id: Value) -> Step {
         Step::json(json!({"jsonrpc":"2.0","id":id,"method":"ping"}))
+    }
+
+    #[test]
+    fn concatenated_inputs_start_on_their_own_line_and_stop_at_a_close() {
+        let unterminated = Program::new(vec![Step::raw(b"{\"jsonrpc\":")]);
+        let mut awaiting = ping(json!("fz-000000001"));
+        awaiting.await_answers = true;
+        awaiting.coalesce = true;
+        let second = Program::new(vec![awaiting, Step::close()]);
+        let third = Program::new(vec![ping(json!(1))]);
+        let (joined, starts) = Program::concat(&[unterminated, second, third]);
+        assert_eq!(starts, vec![0, 2]);
+        assert_eq!(joined.steps.len(), 4, "{:?}", joined.steps);
+        assert_eq!(joined.steps[1].bytes(), b"\n");
+        assert!(joined.steps[1].coalesce);
+        assert!(!joined.steps[2].await_answers && !joined.steps[2].coalesce);
+        assert!(joined.steps[3].close_stdin);
     }
 
     #[test]
