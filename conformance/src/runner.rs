@@ -181,6 +181,15 @@ pub async fn run(
             .open_session(traffic.clone())
             .map_err(RunError::Http)?,
     };
+    // Legacy HTTP+SSE: without a usable endpoint nothing can be sent; say why.
+    if shared.legacy_sse().is_some() {
+        if let Err(why) = shared.legacy_endpoint(config.init_timeout).await {
+            if let Some(server) = &server {
+                server.stop().await;
+            }
+            return Err(RunError::Http(why));
+        }
+    }
     let handshake = match shared
         .handshake(config.revision.as_str(), json!({}), config.init_timeout)
         .await

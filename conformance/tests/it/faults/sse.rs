@@ -66,6 +66,12 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         ],
     },
     FaultExpectation {
+        fault: "sse-stream-ends-early",
+        revision: LEGACY,
+        only: &[id!("stream-opens")],
+        outcomes: &[(id!("stream-opens"), Outcome::Fail)],
+    },
+    FaultExpectation {
         fault: "sse-message-before-endpoint",
         revision: LEGACY,
         only: &[id!("endpoint-first"), id!("post-accepted")],

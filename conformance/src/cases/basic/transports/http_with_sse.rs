@@ -585,7 +585,7 @@ mod tests {
     fn endpoints_are_forged_in_their_identifying_part() {
         assert_eq!(
             forge_endpoint("http://h:1/messages?session_id=09af").as_deref(),
-            Some("http://h:1/messages?session_id=1a00")
+            Some("http://h:1/messages?session_id=1ab0")
         );
         assert_eq!(
             forge_endpoint("http://h:1/message?sessionId=9f-Zz").as_deref(),
