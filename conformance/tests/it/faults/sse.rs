@@ -141,6 +141,30 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
             (id!("post-accepted"), Outcome::Pass),
         ],
     },
+    FaultExpectation {
+        fault: "sse-accept-foreign-origin",
+        revision: LEGACY,
+        only: &[
+            id!("foreign-origin-forbidden"),
+            id!("foreign-host-forbidden"),
+        ],
+        outcomes: &[
+            (id!("foreign-origin-forbidden"), Outcome::Fail),
+            (id!("foreign-host-forbidden"), Outcome::Pass),
+        ],
+    },
+    FaultExpectation {
+        fault: "sse-accept-foreign-host",
+        revision: LEGACY,
+        only: &[
+            id!("foreign-host-forbidden"),
+            id!("foreign-origin-forbidden"),
+        ],
+        outcomes: &[
+            (id!("foreign-host-forbidden"), Outcome::Warn),
+            (id!("foreign-origin-forbidden"), Outcome::Pass),
+        ],
+    },
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +187,10 @@ async fn sse_faults_are_detected() {
                     let case = catalogue().into_iter().find(|c| c.id == *id);
                     let cited = case.map(|c| c.requirements).unwrap_or_default();
                     if r.requirements != cited
-                        || !r.requirements.iter().all(|q| q.starts_with("SSE-"))
+                        || !r
+                            .requirements
+                            .iter()
+                            .all(|q| q.starts_with("SSE-") || q.starts_with("SEC-"))
                     {
                         problems.push(format!(
                             "fault {}: case {id} names {:?}",

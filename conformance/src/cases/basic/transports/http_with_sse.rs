@@ -10,8 +10,9 @@
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::session::{media_type, request_message, LegacySseInfo, Session};
-use crate::spec::{Level, Revisions, Transport};
+use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::traffic::Inbound;
+use mcpspec_harness::http::legacy_sse::origin_of;
 use mcpspec_harness::{escape_bytes, HttpRequest};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -103,6 +104,35 @@ pub const CASES: &[Case] = &[
         isolation: Isolation::Raw,
         run: |ctx| Box::pin(post_to_sse_url_refused(ctx)),
     },
+    Case {
+        id: "basic/transports/http-with-sse/foreign-origin-forbidden",
+        title: "A foreign Origin is refused with 403 on the SSE GET and the message POST; a loopback Origin is served",
+        requirements: &["SEC-001"],
+        level: Level::Must,
+        revisions: Revisions::SESSION_ERA,
+        transports: SSE,
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(foreign_origin_forbidden(ctx)),
+    },
+    Case {
+        id: "basic/transports/http-with-sse/foreign-host-forbidden",
+        title: "A loopback server refuses a GET of its SSE URL whose Host is not a loopback name",
+        requirements: &["SEC-002"],
+        level: Level::Should,
+        revisions: Revisions::SESSION_ERA,
+        transports: SSE,
+        needs: &[],
+        isolation: Isolation::Raw,
+        run: |ctx| Box::pin(foreign_host_forbidden(ctx)),
+    },
+];
+
+/// SEC-001: origins no local server may serve.
+const FOREIGN_ORIGINS: &[&str] = &[
+    "https://attacker.example",
+    "null",
+    "http://localhost.attacker.example",
 ];
 
 fn legacy(session: &Session) -> Result<LegacySseInfo, Verdict> {
@@ -574,6 +604,152 @@ async fn post_to_sse_url_refused(ctx: &mut Ctx) -> CaseResult {
         ))
         .expected("400, 404 or 405")
         .actual(posted.describe()))
+    }
+}
+
+/// Status of a GET on the SSE URL with extra headers; an accepted stream is closed
+/// at once (dropping it disconnects).
+async fn get_status(
+    info: &LegacySseInfo,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<u16, String> {
+    let mut request = HttpRequest::get("").header("Accept", "text/event-stream");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = info
+        .client
+        .send_until(request, Instant::now() + timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.status)
+}
+
+/// SEC-001 on both legacy endpoints.
+async fn foreign_origin_forbidden(ctx: &mut Ctx) -> CaseResult {
+    let session = ctx.session().clone();
+    let url = endpoint_of(&session, FIRST_EVENT).await?;
+    let info = legacy(&session)?;
+    let Some(own) = origin_of(&info.sse_url) else {
+        return Err(Verdict::harness_error("the SSE URL has no origin"));
+    };
+    let own = format!("{}://{}:{}", own.scheme, own.host, own.port);
+    match get_status(&info, &[("Origin", &own)], ctx.timeout()).await {
+        Ok(200) => {}
+        Ok(status) => {
+            return Err(Verdict::violation(format!(
+                "a GET with the server's own Origin {own} was answered HTTP {status}"
+            ))
+            .expected("200: loopback origins are served")
+            .actual(format!("HTTP {status}")))
+        }
+        Err(e) => {
+            return Err(Verdict::untestable(format!(
+                "a GET with Origin {own} failed: {e}"
+            )))
+        }
+    }
+    // Before 2025-11-25 any rejection will do; a status other than 403 is then a warning.
+    let explicit_403 = ctx.revision() >= Revision::V2025_11_25;
+    let mut served = Vec::new();
+    let mut other_refusals = Vec::new();
+    let mut seen = Vec::new();
+    for origin in FOREIGN_ORIGINS {
+        let get = get_status(&info, &[("Origin", origin)], ctx.timeout()).await;
+        let id = json!(format!("mcpspec-origin-{}", seen.len()));
+        // Registered, so that an answer the server should not have sent is matched.
+        let pending = session.expect(&id, "ping");
+        let request = LegacySseInfo::post(&url, ping(&id)).header("Origin", *origin);
+        let posted = post(&info, request, ctx.timeout()).await.map(|p| p.status);
+        drop(pending);
+        for (what, status) in [
+            ("GET on the SSE URL", get),
+            ("POST to the endpoint", posted),
+        ] {
+            let line = match &status {
+                Ok(s) => format!("{what} with Origin: {origin} → HTTP {s}"),
+                Err(e) => format!("{what} with Origin: {origin} → no answer ({e})"),
+            };
+            match status {
+                Ok(403) => {}
+                Ok(s) if (400..500).contains(&s) => other_refusals.push(line.clone()),
+                _ => served.push(line.clone()),
+            }
+            seen.push(line);
+        }
+    }
+    if served.is_empty() && other_refusals.is_empty() {
+        return Ok(Verdict::pass(
+            "every foreign Origin was refused with 403 on the SSE GET and the message POST; the loopback Origin was served",
+        ));
+    }
+    let verdict = if !served.is_empty() {
+        Verdict::violation(format!(
+            "requests with a foreign Origin were not refused (DNS rebinding stays possible): {}",
+            served.join("; ")
+        ))
+    } else {
+        let refused = Verdict::violation(format!(
+            "foreign Origins were refused, but not with 403: {}",
+            other_refusals.join("; ")
+        ));
+        if explicit_403 {
+            refused
+        } else {
+            refused.at_level(Level::Should)
+        }
+    };
+    Err(verdict
+        .expected("403 Forbidden for every foreign Origin")
+        .actual(seen.join("\n")))
+}
+
+/// SEC-002 on the SSE GET.
+async fn foreign_host_forbidden(ctx: &mut Ctx) -> CaseResult {
+    let info = legacy(ctx.session())?;
+    let Some(own) = origin_of(&info.sse_url) else {
+        return Err(Verdict::harness_error("the SSE URL has no origin"));
+    };
+    if !matches!(own.host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+        return Ok(Verdict::not_applicable(
+            "the SSE URL is not on a loopback address (the rule is for local servers)",
+        ));
+    }
+    let local = format!("localhost:{}", own.port);
+    match get_status(&info, &[("Host", &local)], ctx.timeout()).await {
+        Ok(s) if (200..300).contains(&s) => {}
+        Ok(s) => {
+            return Ok(Verdict::untestable(format!(
+                "a GET with Host: {local} was answered HTTP {s}, so a refusal would prove nothing"
+            )))
+        }
+        Err(e) => {
+            return Ok(Verdict::untestable(format!(
+                "a GET with Host: {local} got no response: {e}"
+            )))
+        }
+    }
+    let foreign = "evil.example.com";
+    match get_status(&info, &[("Host", foreign)], ctx.timeout()).await {
+        // 421 Misdirected Request is HTTP's own status for a Host the server does not
+        // serve, so it is as good a refusal as 403.
+        Ok(s @ (403 | 421)) => Ok(Verdict::pass(format!(
+            "a GET with Host: localhost:<port> was served; Host: {foreign} → HTTP {s}"
+        ))),
+        Ok(s) if (400..500).contains(&s) => Err(Verdict::violation(
+            "a foreign Host was refused, but not with 403 (or 421)",
+        )
+        .expected("403 Forbidden (or 421 Misdirected Request)")
+        .actual(format!("HTTP {s}"))),
+        Ok(s) => Err(Verdict::violation(format!(
+            "a GET of the SSE URL with Host: {foreign} was answered HTTP {s} (DNS rebinding stays possible)"
+        ))
+        .expected("403 Forbidden")
+        .actual(format!("HTTP {s}"))),
+        Err(e) => Ok(Verdict::untestable(format!(
+            "a GET with Host: {foreign} got no response: {e}"
+        ))),
     }
 }
 
