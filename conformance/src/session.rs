@@ -78,6 +78,54 @@ pub enum RequestError {
     /// Over HTTP: the POST's HTTP response ended without the JSON-RPC response.
     #[error("the HTTP response carried no answer: {0}")]
     Http(String),
+    /// Over HTTP: the POST was refused with a 4xx status and no JSON-RPC response for
+    /// the request (the body may hold an error without id, or no JSON at all).
+    #[error("refused with {0}")]
+    Refused(HttpRefusal),
+}
+
+/// Over HTTP: a POST refused with a 4xx status instead of a JSON-RPC answer to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRefusal {
+    pub status: u16,
+    pub content_type: String,
+    /// The body as text, clipped for evidence.
+    pub body: String,
+    /// What was POSTed: the methods, or "raw bytes".
+    pub label: String,
+}
+
+impl HttpRefusal {
+    /// The JSON-RPC error the body holds, if it is one.
+    pub fn json_rpc_error(&self) -> Option<Value> {
+        serde_json::from_str::<Value>(&self.body)
+            .ok()?
+            .get("error")
+            .cloned()
+    }
+}
+
+impl std::fmt::Display for HttpRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if !self.content_type.is_empty() {
+            write!(f, " ({})", self.content_type)?;
+        }
+        if !self.body.is_empty() {
+            write!(f, ": {}", self.body)?;
+        }
+        Ok(())
+    }
+}
+
+/// HTTP refusals kept per session.
+const REFUSAL_LOG_LIMIT: usize = 1000;
+
+/// The refusals of one HTTP session, oldest first; `total` counts every one ever seen.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    entries: VecDeque<HttpRefusal>,
+    total: usize,
 }
 
 /// Canonical key for an id: `1` and `"1"` differ, as they must.
@@ -152,6 +200,8 @@ struct HttpLink {
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     /// How long a response body (an SSE stream) may keep delivering.
     stream_timeout: Duration,
+    /// POSTs refused with 4xx, for cases that accept a refusal as the answer.
+    refusals: Mutex<RefusalLog>,
 }
 
 /// Where an HTTP endpoint is, split for the raw path.
@@ -413,6 +463,7 @@ impl Session {
                 protocol_version: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
                 stream_timeout: Duration::from_secs(600),
+                refusals: Mutex::new(RefusalLog::default()),
             })),
             traffic,
         );
@@ -430,6 +481,30 @@ impl Session {
             }),
             Link::Stdio(_) | Link::LegacySse(_) => None,
         }
+    }
+
+    /// Over HTTP: how many POSTs were refused with 4xx so far (pass it to
+    /// `http_refusals_since`); 0 on other transports.
+    pub fn http_refusal_mark(&self) -> usize {
+        match &self.shared.link {
+            Link::Http(link) => lock(&link.refusals).total,
+            _ => 0,
+        }
+    }
+
+    /// Over HTTP: the 4xx refusals since `mark` still kept (a message sent with
+    /// `send`/`send_raw`/`deliver` is settled, refusal included, when they return).
+    pub fn http_refusals_since(&self, mark: usize) -> Vec<HttpRefusal> {
+        let Link::Http(link) = &self.shared.link else {
+            return Vec::new();
+        };
+        let log = lock(&link.refusals);
+        let first = log.total - log.entries.len();
+        log.entries
+            .iter()
+            .skip(mark.saturating_sub(first))
+            .cloned()
+            .collect()
     }
 
     pub fn control(&self) -> &ProcessControl {
@@ -968,14 +1043,53 @@ async fn post_task(
     } else {
         // A whole body is fed before the sender goes on, so a later message's answer
         // cannot overtake this one's.
-        let summary = match response.read_body(deadline).await {
-            Ok(body) => consume_whole(&shared, status, &content_type, &body),
-            Err(e) => format!("HTTP {status} ({content_type}): reading the body failed: {e}"),
+        let outcome = match response.read_body(deadline).await {
+            Ok(body) => {
+                let refusal = note_refusal(&shared, status, &content_type, &body, &info);
+                (
+                    consume_whole(&shared, status, &content_type, &body),
+                    refusal,
+                )
+            }
+            Err(e) => (
+                format!("HTTP {status} ({content_type}): reading the body failed: {e}"),
+                None,
+            ),
         };
         let _ = head_tx.send(Ok(()));
-        summary
+        if let (_, Some(refusal)) = &outcome {
+            fail_waiters(&shared, &info, || RequestError::Refused(refusal.clone()));
+        }
+        outcome.0
     };
     fail_waiters(&shared, &info, || RequestError::Http(summary.clone()));
+}
+
+/// A 4xx answer to a POST: kept in the session's refusal log (before the sender goes
+/// on, so a case sees it once its send returned).
+fn note_refusal(
+    shared: &Shared,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    info: &PostInfo,
+) -> Option<HttpRefusal> {
+    if !(400..500).contains(&status) {
+        return None;
+    }
+    let refusal = HttpRefusal {
+        status,
+        content_type: content_type.to_string(),
+        body: crate::util::clip(&String::from_utf8_lossy(body), 500),
+        label: info.label.clone(),
+    };
+    let mut log = lock(&http_link(shared).refusals);
+    log.total += 1;
+    log.entries.push_back(refusal.clone());
+    if log.entries.len() > REFUSAL_LOG_LIMIT {
+        log.entries.pop_front();
+    }
+    Some(refusal)
 }
 
 /// Status line and session id of a POST's response.
@@ -1279,7 +1393,15 @@ async fn read_raw_response(
                         feed.finish(shared, None);
                         feed.summary(status)
                     }
-                    None => consume_whole(shared, status, &content_type, &body),
+                    None => {
+                        let summary = consume_whole(shared, status, &content_type, &body);
+                        if let Some(refusal) =
+                            note_refusal(shared, status, &content_type, &body, info)
+                        {
+                            fail_waiters(shared, info, || RequestError::Refused(refusal.clone()));
+                        }
+                        summary
+                    }
                 };
             }
             RawEvent::Item(ResponseItem::Error(e)) => {

@@ -48,6 +48,10 @@ fn enabled() -> bool {
 }
 
 async fn check_http(argv: Vec<String>, env: &[(&str, String)]) -> Report {
+    check_http_only(argv, env, &[HTTP_CASES, SECURITY_CASES]).await
+}
+
+async fn check_http_only(argv: Vec<String>, env: &[(&str, String)], only: &[&str]) -> Report {
     let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
     command.env = env
         .iter()
@@ -62,7 +66,7 @@ async fn check_http(argv: Vec<String>, env: &[(&str, String)]) -> Report {
     config.init_timeout = Duration::from_secs(30);
     config.jobs = 3;
     let selection = Selection {
-        only: vec![HTTP_CASES.to_string(), SECURITY_CASES.to_string()],
+        only: only.iter().map(|s| s.to_string()).collect(),
         skip: Vec::new(),
     };
     runner::run(config, &catalogue(), &selection, &NoProgress)
@@ -175,6 +179,50 @@ async fn server_everything_over_http() {
             "untestable session-state-isolated",
             "warn foreign-host-forbidden",
             "warn unknown-session",
+        ])
+    );
+}
+
+/// Transport-neutral cases whose probes a server may refuse at the HTTP level: a 4xx
+/// without a JSON-RPC answer counts as the refusal (HTTP-006, HTTP-008, HTTP-022).
+const REFUSABLE: &[&str] = &[
+    "JSONRPC-007",
+    "JSONRPC-009",
+    "JSONRPC-010",
+    "JSONRPC-018",
+    "LIFE-009",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_refusals_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_RMCP_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let mut argv = cmd;
+    argv.extend(["--port", "{port}"].map(String::from));
+    let report = check_http_only(argv, &[], REFUSABLE).await;
+    // rmcp answers every body it cannot deserialize with 415 and plain text, and a
+    // request without a session with 400: refusals, so all five pass over HTTP.
+    assert_eq!(report.results.len(), REFUSABLE.len());
+    assert_eq!(non_pass(&report), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_refusals_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let mut argv = cmd;
+    argv.extend(["--transport", "streamable-http", "--port", "{port}"].map(String::from));
+    let report = check_http_only(argv, &[], REFUSABLE).await;
+    // Invalid messages get -32602 with pydantic's validation text (not -32600); an id
+    // null ping and an object id get no answer at all.
+    assert_eq!(
+        non_pass(&report),
+        strings(&[
+            "fail basic/invalid-request",
+            "warn basic/batch-rejected",
+            "warn basic/null-id",
         ])
     );
 }

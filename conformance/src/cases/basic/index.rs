@@ -3,7 +3,7 @@
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::cases::support::{self, code, expect_error_code};
-use crate::session::{id_key, request_message, Response, Session};
+use crate::session::{id_key, request_message, HttpRefusal, Response, Session};
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use crate::traffic::{Inbound, TrafficRecord};
 use crate::util::clip;
@@ -292,6 +292,8 @@ struct ProbeOutcome {
     /// The server answered a `ping` before the probe was written; when it did not, the
     /// probe was never sent (the server was gone already).
     settled: bool,
+    /// Over HTTP: the probe's POST was refused with 4xx without a JSON-RPC answer.
+    refusal: Option<HttpRefusal>,
 }
 
 /// Whether the session can no longer be talked to.
@@ -349,7 +351,12 @@ async fn probe(
     };
     let mut bytes = line.to_vec();
     bytes.push(b'\n');
+    let refusals = session.http_refusal_mark();
     let wrote = session.send_raw(&bytes).await.is_ok()
+        && {
+            outcome.refusal = session.http_refusals_since(refusals).into_iter().next();
+            true
+        }
         && session
             .send(&request_message(&sentinel, "ping", None))
             .await
@@ -363,7 +370,11 @@ async fn probe(
             .await;
         let left = timeout.saturating_sub(started.elapsed());
         outcome.sentinel_answered = pending.wait(left).await.is_ok();
-        if outcome.sentinel_answered && !session.events_since(mark).iter().any(is_answer) {
+        // A refused POST is final: no answer to it can follow.
+        if outcome.sentinel_answered
+            && outcome.refusal.is_none()
+            && !session.events_since(mark).iter().any(is_answer)
+        {
             let _ = session
                 .wait_for(mark, listen_after.min(timeout), is_answer)
                 .await;
@@ -641,8 +652,9 @@ async fn parse_error(ctx: &mut Ctx) -> CaseResult {
     let problems = wrongly_answered(ctx, &probes).await?;
     if problems.is_empty() {
         return Ok(Verdict::pass(format!(
-            "each of {} unparseable lines got -32700",
-            UNPARSEABLE.len()
+            "each of {} unparseable lines got -32700{}",
+            UNPARSEABLE.len(),
+            http_refusal_note(ctx)
         )));
     }
     Ok(Verdict::violation(format!(
@@ -673,6 +685,9 @@ async fn wrongly_answered(
                 if error_code_of(&v).is_some_and(|c| codes.contains(&c))
                     && acceptable_error_id(&v, sent_id.as_ref()) => {}
             Some(other) => problems.push(format!("{line:?} → {}", other.describe())),
+            // Over HTTP, input that is no valid request may be refused with an HTTP error
+            // status alone (HTTP-006, HTTP-008).
+            None if outcome.refusal.is_some() => {}
             None => problems.push(format!(
                 "{line:?} → no answer{}",
                 died.map(|d| format!(" ({d})")).unwrap_or_default()
@@ -830,12 +845,22 @@ async fn survives_bad_input(ctx: &mut Ctx) -> CaseResult {
 // JSONRPC-009
 // ---------------------------------------------------------------------------
 
+/// Over HTTP, what counted as an answer besides the JSON-RPC error.
+fn http_refusal_note(ctx: &Ctx) -> &'static str {
+    if ctx.session().http().is_some() {
+        " or an HTTP 4xx refusal of the POST"
+    } else {
+        ""
+    }
+}
+
 async fn invalid_request(ctx: &mut Ctx) -> CaseResult {
     let problems = wrongly_answered(ctx, INVALID_REQUESTS).await?;
     if problems.is_empty() {
         return Ok(Verdict::pass(format!(
-            "each of {} invalid requests got -32600 (or -32602 for non-object params)",
-            INVALID_REQUESTS.len()
+            "each of {} invalid requests got -32600 (or -32602 for non-object params){}",
+            INVALID_REQUESTS.len(),
+            http_refusal_note(ctx)
         )));
     }
     Ok(Verdict::violation(format!(
@@ -872,6 +897,10 @@ async fn null_id(ctx: &mut Ctx) -> CaseResult {
                 .expected(expected)
                 .actual(other.describe()),
         ),
+        None if outcome.refusal.is_some() => Ok(Verdict::pass(format!(
+            "a ping with id null was refused with HTTP {}",
+            outcome.refusal.map(|r| r.status).unwrap_or_default()
+        ))),
         None => Ok(Verdict::violation("a ping with id null got no answer")
             .expected(expected)
             .actual(
@@ -1534,6 +1563,8 @@ async fn batch_rejected(ctx: &mut Ctx) -> CaseResult {
     }
     match &outcome.answer {
         Some(answer) if is_invalid_request_answer(answer) => {}
+        // Over HTTP a 400 for the whole POST refuses the batch too.
+        None if outcome.refusal.is_some() => {}
         other => {
             return Ok(Verdict::violation(format!(
                 "a batch in a {version} session was not refused with -32600"
@@ -1550,6 +1581,7 @@ async fn batch_rejected(ctx: &mut Ctx) -> CaseResult {
     let outcome = probe(&session, b"[]", ctx.timeout(), QUIET).await;
     match &outcome.answer {
         Some(answer) if is_invalid_request_answer(answer) => {}
+        None if outcome.refusal.is_some() => {}
         other => {
             return Ok(
                 Verdict::violation("an empty batch was not answered with -32600")
@@ -1564,7 +1596,8 @@ async fn batch_rejected(ctx: &mut Ctx) -> CaseResult {
         }
     }
     Ok(Verdict::pass(format!(
-        "batches were refused with -32600 in a {version} session and not executed"
+        "batches were refused with -32600{} in a {version} session and not executed",
+        http_refusal_note(ctx)
     )))
 }
 

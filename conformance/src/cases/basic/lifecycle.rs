@@ -1168,7 +1168,10 @@ async fn request_before_initialize(ctx: &mut Ctx) -> CaseResult {
     let id = session.next_id();
     let answer = session.request_with_id(id, "tools/list", None, wait).await;
     let refusal = match answer {
-        Ok(r) if r.is_error() => r,
+        Ok(r) if r.is_error() => r.summary(),
+        // Over HTTP a refusal of the POST itself (e.g. 400 for the missing session) is
+        // the server's error answer.
+        Err(RequestError::Refused(r)) => r.to_string(),
         Ok(r) => {
             return Err(
                 Verdict::violation("tools/list sent before initialize was served normally")
@@ -1208,7 +1211,7 @@ async fn request_before_initialize(ctx: &mut Ctx) -> CaseResult {
     }
     Ok(Verdict::pass(format!(
         "the early tools/list got {} and a following initialize succeeded",
-        refusal.summary()
+        crate::util::clip(&refusal, 120)
     )))
 }
 
