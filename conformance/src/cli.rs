@@ -458,8 +458,14 @@ pub struct FuzzArgs {
     #[arg(long, hide = true)]
     pub ceiling: bool,
 
-    /// The server command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// Fuzz a Streamable HTTP endpoint instead of stdio. With a command after `--`,
+    /// mcpspec starts a server for every connection: `{port}` in the URL and in the
+    /// arguments, and the PORT environment variable, become a free loopback port.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// The server command and its arguments, after `--` (optional with --url).
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -498,9 +504,34 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "BYTES", default_value_t = mcpspec_harness::ndjson::DEFAULT_MAX_LINE)]
     pub max_line: usize,
 
+    /// Replay over Streamable HTTP at this URL (with a command after `--`, a server is
+    /// started for every try, `{port}` as in `fuzz --url`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
     /// The server command, after `--` (default: the command stored in the file).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `--url` (and the command, when there is one) as a fuzz target's HTTP endpoint.
+fn fuzz_endpoint(
+    url: Option<&str>,
+    has_command: bool,
+) -> Result<Option<crate::fuzz::exec::HttpEndpoint>, String> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    if !url.starts_with("http://") {
+        return Err(format!("--url {url}: only http:// URLs are supported"));
+    }
+    if !has_command && url.contains("{port}") {
+        return Err("--url has {port} but no command after `--` to start".into());
+    }
+    Ok(Some(crate::fuzz::exec::HttpEndpoint {
+        url: url.to_string(),
+        start: has_command,
+    }))
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -590,10 +621,24 @@ fn status_text(stats: &crate::fuzz::LiveStats) -> String {
 
 async fn fuzz(args: FuzzArgs) -> i32 {
     use crate::fuzz::exec::{Limits, Target};
-    let Some(command) = CommandSpec::from_argv(&args.command) else {
-        return fail_usage(
-            "no server command given; put it after `--`, e.g. mcpspec fuzz -- python3 server.py",
-        );
+    let http = match fuzz_endpoint(args.url.as_deref(), !args.command.is_empty()) {
+        Ok(h) => h,
+        Err(e) => return fail_usage(&e),
+    };
+    let command = match (CommandSpec::from_argv(&args.command), &http) {
+        (Some(c), _) => c,
+        // Nothing to start: the server at --url runs on its own.
+        (None, Some(_)) => CommandSpec {
+            program: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        },
+        (None, None) => {
+            return fail_usage(
+                "no server command given; put it after `--`, e.g. mcpspec fuzz -- python3 server.py",
+            )
+        }
     };
     if !args.spec.is_session_era() {
         return fail_usage(&format!(
@@ -611,6 +656,7 @@ async fn fuzz(args: FuzzArgs) -> i32 {
         process,
         revision: args.spec.to_string(),
         init_timeout: args.init_timeout,
+        http,
     };
     let limits = Limits::new(args.timeout);
     if args.ceiling {
@@ -749,13 +795,26 @@ async fn replay(args: ReplayArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail_usage(&e),
     };
-    let argv = if args.command.is_empty() {
+    let argv = if args.command.is_empty() && args.url.is_none() {
         reproducer.server.clone().unwrap_or_default()
     } else {
         args.command.clone()
     };
-    let Some(command) = CommandSpec::from_argv(&argv) else {
-        return fail_usage("no server command: put it after `--` (the file does not name one)");
+    let http = match fuzz_endpoint(args.url.as_deref(), !argv.is_empty()) {
+        Ok(h) => h,
+        Err(e) => return fail_usage(&e),
+    };
+    let command = match (CommandSpec::from_argv(&argv), &http) {
+        (Some(c), _) => c,
+        (None, Some(_)) => CommandSpec {
+            program: String::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        },
+        (None, None) => {
+            return fail_usage("no server command: put it after `--` (the file does not name one)")
+        }
     };
     let revision = match (args.spec, reproducer.protocol_version.as_deref()) {
         (Some(r), _) => r,
@@ -777,6 +836,7 @@ async fn replay(args: ReplayArgs) -> i32 {
         },
         revision: revision.to_string(),
         init_timeout: args.init_timeout,
+        http,
     };
     let memory = memory_limits(args.max_rss_mb, args.rss_growth_mb, args.rss_window);
     let outcome = crate::fuzz::finding::replay(

@@ -7,12 +7,15 @@
 //! An HTTP transport would supply its own `open` returning the same kind of session.
 
 use super::program::{
-    collect_markers, id_token, prepare, segments, IdAllocator, Program, RequestInfo, Segment,
+    collect_markers, id_token, prepare, segments, IdAllocator, Program, RequestInfo, Segment, Step,
     MARKER_CLOSE, MARKER_OPEN, MARKER_SEP,
 };
 use crate::session::{id_key, RequestError, Session};
 use crate::traffic::{Inbound, TrafficLog};
-use mcpspec_harness::{CommandSpec, ExitInfo, ProcessOptions, SpawnError};
+use mcpspec_harness::{
+    CommandSpec, Delivery, ExitInfo, ProcessControl, ProcessOptions, ServerProcess, SpawnError,
+    StdinWriter,
+};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,19 @@ pub struct Target {
     /// Protocol revision requested in `initialize`.
     pub revision: String,
     pub init_timeout: Duration,
+    /// Over Streamable HTTP instead of stdio.
+    pub http: Option<HttpEndpoint>,
+}
+
+/// A Streamable HTTP endpoint to fuzz.
+#[derive(Debug, Clone)]
+pub struct HttpEndpoint {
+    /// The endpoint URL; with `start`, `{port}` in it (and in the command's arguments
+    /// and environment) becomes a free loopback port, also given as `PORT`.
+    pub url: String,
+    /// Start [`Target::command`] for every connection (and kill it with the
+    /// connection); otherwise the server at `url` runs on its own.
+    pub start: bool,
 }
 
 /// Deadlines used while running inputs.
@@ -89,6 +105,8 @@ pub enum OpenError {
     },
     #[error("the server rejected initialize: {0}")]
     Rejected(String),
+    #[error("{0}")]
+    Http(String),
 }
 
 /// What we know about one id in one process.
@@ -208,9 +226,21 @@ pub fn parse_pgrp(stat: &str) -> Option<u32> {
     after.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// The server process of an HTTP connection that the fuzzer started.
+struct StartedServer {
+    /// Kept open: some servers exit when stdin closes.
+    _stdin: StdinWriter,
+    drain: tokio::task::JoinHandle<()>,
+}
+
 /// One server process with an initialized session.
 pub struct Conn {
     pub session: Session,
+    /// The server process (over HTTP without a command: detached, no process).
+    pub server: ProcessControl,
+    /// Over Streamable HTTP.
+    pub http: bool,
+    started: Option<StartedServer>,
     pub handshake: Value,
     pub alloc: IdAllocator,
     pub book: IdBook,
@@ -225,9 +255,124 @@ pub struct Conn {
 }
 
 impl Target {
-    /// Spawn the server and complete the handshake.
+    /// For humans: the command, and over HTTP the URL.
+    pub fn display(&self) -> String {
+        let command = if self.command.program.is_empty() {
+            String::new()
+        } else {
+            self.command.display()
+        };
+        match (&self.http, command.is_empty()) {
+            (Some(h), true) => h.url.clone(),
+            (Some(h), false) => format!("{} (started as: {command})", h.url),
+            (None, _) => command,
+        }
+    }
+
+    /// Spawn the server (over HTTP: start it if asked, then connect) and complete the
+    /// handshake.
     pub async fn open(&self) -> Result<Conn, OpenError> {
-        let session = Session::spawn(&self.command, &self.process, TrafficLog::new(0))?;
+        let (session, server, started) = match &self.http {
+            None => {
+                let session = Session::spawn(&self.command, &self.process, TrafficLog::new(0))?;
+                let control = session.control().clone();
+                (session, control, None)
+            }
+            Some(endpoint) => self.open_http(endpoint).await?,
+        };
+        let conn = Conn {
+            session,
+            server,
+            http: self.http.is_some(),
+            started,
+            handshake: Value::Null,
+            alloc: IdAllocator::default(),
+            book: IdBook::default(),
+            rss: RssHistory::default(),
+            inputs: 0,
+            stderr_seen: 0,
+            ping_latencies: VecDeque::new(),
+            dead: false,
+        };
+        self.initialize(conn).await
+    }
+
+    async fn open_http(
+        &self,
+        endpoint: &HttpEndpoint,
+    ) -> Result<(Session, ProcessControl, Option<StartedServer>), OpenError> {
+        let mut url = endpoint.url.clone();
+        let mut started = None;
+        let mut server = None;
+        if endpoint.start {
+            let port = mcpspec_harness::free_loopback_port()
+                .map_err(|e| OpenError::Http(format!("no free loopback port: {e}")))?;
+            let port_text = port.to_string();
+            url = url.replace("{port}", &port_text);
+            let mut command = self.command.clone();
+            command.args = command
+                .args
+                .iter()
+                .map(|a| a.replace("{port}", &port_text))
+                .collect();
+            for (_, value) in command.env.iter_mut() {
+                *value = value.replace("{port}", &port_text);
+            }
+            if !command.env.iter().any(|(k, _)| k == "PORT") {
+                command.env.push(("PORT".into(), port_text.clone()));
+            }
+            let process = ServerProcess::spawn(&command, &self.process)?;
+            let (control, stdin, mut stdout) = process.split();
+            // Nobody reads stdout over HTTP; drain it so the server never blocks.
+            let drain = tokio::spawn(async move { while stdout.next_event().await.is_some() {} });
+            server = Some(control);
+            started = Some(StartedServer {
+                _stdin: stdin,
+                drain,
+            });
+        }
+        let target = crate::session::HttpTarget::parse(&url).map_err(OpenError::Http)?;
+        let deadline = Instant::now() + self.init_timeout;
+        let listening = match &server {
+            Some(control) => tokio::select! {
+                r = mcpspec_harness::wait_until_listening(target.addr, deadline) => r.map(|_| ()).map_err(|e| e.to_string()),
+                status = control.wait_exit(self.init_timeout + Duration::from_secs(1)) => Err(format!(
+                    "the server exited before listening on {} ({})",
+                    target.addr,
+                    status.map(|s| s.to_string()).unwrap_or_else(|| "still running".into())
+                )),
+            },
+            None => mcpspec_harness::wait_until_listening(target.addr, deadline)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        let fail = |detail: String| {
+            if let Some(control) = &server {
+                control.kill();
+            }
+            if let Some(s) = &started {
+                s.drain.abort();
+            }
+            OpenError::Http(format!("{url}: {detail}"))
+        };
+        if let Err(e) = listening {
+            return Err(fail(e));
+        }
+        let options = mcpspec_harness::HttpOptions {
+            transcript_limit: self.process.transcript_limit,
+            ..mcpspec_harness::HttpOptions::default()
+        };
+        let session = match Session::connect_http(&url, options, TrafficLog::new(0)) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        let control = server.unwrap_or_else(|| session.control().clone());
+        Ok((session, control, started))
+    }
+
+    async fn initialize(&self, mut conn: Conn) -> Result<Conn, OpenError> {
+        let session = conn.session.clone();
         let capabilities = json!({ "roots": { "listChanged": true } });
         let handshake = session
             .handshake(&self.revision, capabilities, self.init_timeout)
@@ -235,12 +380,9 @@ impl Target {
         let handshake = match handshake {
             Ok(h) => h,
             Err(e) => {
-                session.control().kill();
-                session
-                    .control()
-                    .wait_stderr_closed(Duration::from_secs(2))
-                    .await;
-                let stderr = String::from_utf8_lossy(&session.control().stderr()).into_owned();
+                conn.kill();
+                conn.server.wait_stderr_closed(Duration::from_secs(2)).await;
+                let stderr = String::from_utf8_lossy(&conn.server.stderr()).into_owned();
                 let last = stderr
                     .lines()
                     .rev()
@@ -255,23 +397,13 @@ impl Target {
             }
         };
         let Some(result) = handshake.result().cloned() else {
-            session.control().kill();
+            conn.kill();
             return Err(OpenError::Rejected(handshake.response.summary()));
         };
         // The handshake's id is the session's own: `method_of` knows it.
-        let book = IdBook::default();
-        let stderr_seen = session.control().stderr_total();
-        Ok(Conn {
-            session,
-            handshake: result,
-            alloc: IdAllocator::default(),
-            book,
-            rss: RssHistory::default(),
-            inputs: 0,
-            stderr_seen,
-            ping_latencies: VecDeque::new(),
-            dead: false,
-        })
+        conn.handshake = result;
+        conn.stderr_seen = conn.server.stderr_total();
+        Ok(conn)
     }
 }
 
@@ -350,7 +482,7 @@ impl Observation {
 
 impl Conn {
     pub fn pid(&self) -> u32 {
-        self.session.control().pid()
+        self.server.pid()
     }
 
     /// Run one program (all its repetitions are the caller's business).
@@ -374,7 +506,13 @@ impl Conn {
         hangs: &KnownHangs,
     ) -> Observation {
         let t0 = Instant::now();
-        let prepared = prepare(program, &mut self.alloc);
+        let mut prepared = prepare(program, &mut self.alloc);
+        if self.http {
+            // Every step is its own POST: lines do not run into each other.
+            for r in &mut prepared.requests {
+                r.demanded = r.well_formed;
+            }
+        }
         let session = self.session.clone();
         let mark = session.mark();
         let mut messages = 0usize;
@@ -402,8 +540,15 @@ impl Conn {
             let pending = session.expect(&r.id, &r.method);
             let tx = tx.clone();
             let bound = limits.timeout * 4 + limits.write_timeout;
+            let http = self.http;
             waiters.spawn(async move {
-                if pending.wait(bound).await.is_ok() {
+                // Over HTTP a refusal (4xx) of the POST is the server's answer too.
+                let answered = match pending.wait(bound).await {
+                    Ok(_) => true,
+                    Err(RequestError::Refused(_)) => http,
+                    Err(_) => false,
+                };
+                if answered {
                     let _ = tx.send((i, Instant::now()));
                 }
             });
@@ -442,10 +587,19 @@ impl Conn {
                         let deadline = Instant::now() + limits.timeout.min(Duration::from_secs(1));
                         wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
                     }
-                    match tokio::time::timeout(limits.write_timeout, session.deliver(&delivery))
+                    let written = if self.http {
+                        tokio::time::timeout(
+                            limits.write_timeout,
+                            http_posts(&session, &prepared.steps, &steps),
+                        )
                         .await
-                    {
+                    } else {
+                        tokio::time::timeout(limits.write_timeout, session.deliver(&delivery)).await
+                    };
+                    match written {
                         Ok(Ok(())) => {}
+                        // A POST the server cut short is its business while it lives.
+                        Ok(Err(_)) if self.http && self.server_alive() => {}
                         Ok(Err(_)) => {
                             write_failed = true;
                             break;
@@ -481,7 +635,13 @@ impl Conn {
                 .rev()
                 .find(|s| !s.close_stdin)
                 .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
-            let (outcome, sent) = self.liveness(unterminated, limits).await;
+            let (outcome, sent) = self.liveness(unterminated && !self.http, limits).await;
+            let outcome = match outcome {
+                // Over HTTP a failed ping is a dead server only when the process ended
+                // (or, with no process, the endpoint is unreachable).
+                Ping::Closed if self.http && self.server_alive() => Ping::Unanswered,
+                other => other,
+            };
             messages += sent;
             ping = outcome;
         }
@@ -535,8 +695,14 @@ impl Conn {
         }
         drop(waiters);
 
-        let control = session.control().clone();
-        if closed_stdin || session.stdout_closed() || matches!(ping, Ping::Closed) || write_failed {
+        let control = self.server.clone();
+        let ended = if self.http {
+            // An HTTP session closed by the input leaves the server running.
+            matches!(ping, Ping::Closed) || write_failed
+        } else {
+            closed_stdin || session.stdout_closed() || matches!(ping, Ping::Closed) || write_failed
+        };
+        if ended {
             let _ = control.wait_exit(limits.exit_grace).await;
         }
         let exit = control.exit_status();
@@ -732,7 +898,9 @@ impl Conn {
                                 Settled::Lost { probe: latency }
                             }
                         }
-                        Err(RequestError::Timeout(_)) => {
+                        // Over HTTP a response that ended without the answer is no
+                        // answer either.
+                        Err(RequestError::Timeout(_)) | Err(RequestError::Http(_)) => {
                             drain(rx, answered);
                             if answered[index].is_some() { Settled::Unsettled } else { Settled::Hang }
                         }
@@ -782,7 +950,7 @@ impl Conn {
     }
 
     fn new_stderr(&mut self) -> Vec<u8> {
-        let control = self.session.control();
+        let control = &self.server;
         let total = control.stderr_total();
         let fresh = total.saturating_sub(self.stderr_seen) as usize;
         self.stderr_seen = total;
@@ -793,9 +961,24 @@ impl Conn {
         all[all.len().saturating_sub(fresh)..].to_vec()
     }
 
+    /// Over HTTP: the started server still runs, or (none started) the endpoint
+    /// still accepts connections.
+    fn server_alive(&self) -> bool {
+        if !self.server.is_detached() {
+            return self.server.is_running();
+        }
+        self.session.http().is_some_and(|info| {
+            std::net::TcpStream::connect_timeout(&info.endpoint.addr, Duration::from_secs(1))
+                .is_ok()
+        })
+    }
+
     /// Kill the process (it is reaped in the background).
     pub fn kill(&self) {
-        self.session.control().kill();
+        self.server.kill();
+        if let Some(s) = &self.started {
+            s.drain.abort();
+        }
     }
 
     /// The last lines of the wire transcript, each with its time since spawn.
@@ -808,10 +991,52 @@ impl Conn {
     }
 
     pub fn stderr_tail(&self, max_bytes: usize) -> String {
-        let all = self.session.control().stderr();
+        let all = self.server.stderr();
         let tail = &all[all.len().saturating_sub(max_bytes)..];
         String::from_utf8_lossy(tail).into_owned()
     }
+}
+
+/// Over HTTP every step is its own POST, its body written following the step's split
+/// points and delay; a step marked `coalesce` is posted concurrently with the one
+/// before it (concurrent requests in one session).
+async fn http_posts(
+    session: &Session,
+    steps: &[Step],
+    members: &[usize],
+) -> Result<(), RequestError> {
+    let mut groups: Vec<Vec<Delivery>> = Vec::new();
+    for &i in members {
+        let Some(step) = steps.get(i) else { continue };
+        let bytes = step.bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        let delivery = Delivery::split_at(
+            &bytes,
+            &step.split,
+            Duration::from_millis(step.delay_ms.min(1000)),
+        );
+        match groups.last_mut() {
+            Some(group) if step.coalesce => group.push(delivery),
+            _ => groups.push(vec![delivery]),
+        }
+    }
+    for group in groups {
+        let mut posts = tokio::task::JoinSet::new();
+        for delivery in group {
+            let session = session.clone();
+            posts.spawn(async move { session.deliver(&delivery).await });
+        }
+        let mut outcome = Ok(());
+        while let Some(joined) = posts.join_next().await {
+            if let Ok(Err(e)) = joined {
+                outcome = Err(e);
+            }
+        }
+        outcome?;
+    }
+    Ok(())
 }
 
 /// How long an earlier request may still be answered after a later copy was: twenty

@@ -223,7 +223,7 @@ pub async fn run_fresh(
 }
 
 async fn observe(conn: &super::exec::Conn) -> Observed {
-    let control = conn.session.control();
+    let control = &conn.server;
     if control.exit_status().is_some() {
         control.wait_stderr_closed(Duration::from_millis(300)).await;
     }

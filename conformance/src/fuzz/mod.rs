@@ -246,8 +246,12 @@ pub async fn run(
             version: env!("CARGO_PKG_VERSION"),
         },
         subject: Subject {
-            transport: "stdio",
-            command: engine.config.target.command.display(),
+            transport: if engine.config.target.http.is_some() {
+                "streamable-http"
+            } else {
+                "stdio"
+            },
+            command: engine.config.target.display(),
             protocol_version: surface.protocol_version.clone(),
             server_name: surface.server_name.clone(),
             server_version: surface.server_version.clone(),
@@ -398,7 +402,7 @@ async fn ensure_conn(engine: &Engine, old: Option<Conn>) -> Option<Conn> {
 
 fn observed_of(conn: &Conn) -> Observed {
     Observed {
-        exit: conn.session.control().exit_status().map(|e| e.to_string()),
+        exit: conn.server.exit_status().map(|e| e.to_string()),
         transcript_tail: conn.transcript_tail(40),
         stderr_tail: conn.stderr_tail(4096),
     }

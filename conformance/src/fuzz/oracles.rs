@@ -522,6 +522,7 @@ mod tests {
                 id: json!("fz-000000001"),
                 method: "tools/call".into(),
                 demanded: true,
+                well_formed: true,
                 oversize: false,
                 cancelled: false,
                 shape: "tools/call".into(),

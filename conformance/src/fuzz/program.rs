@@ -269,6 +269,8 @@ pub struct RequestInfo {
     pub method: String,
     /// A well-formed request on a clean line: the server must answer it exactly once.
     pub demanded: bool,
+    /// A well-formed request (whatever line it is on), not cancelled.
+    pub well_formed: bool,
     /// Its line is at least this long; an error with id null also counts as its answer.
     pub oversize: bool,
     /// Cancelled by a notification in the same program: an answer is optional.
@@ -353,6 +355,7 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
                 requests.push(RequestInfo {
                     cancelled: cancelled_now,
                     demanded: req.demanded && !cancelled_now,
+                    well_formed: req.well_formed && !cancelled_now,
                     delivery,
                     ..req
                 });
@@ -498,6 +501,7 @@ fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Op
     Some(RequestInfo {
         step,
         demanded: well_formed && clean_line,
+        well_formed,
         oversize: line_len >= OVERSIZE_LINE,
         cancelled: false,
         shape: shape_of(&method, obj.get("params"), line_len),

@@ -5,7 +5,7 @@
 //! Runs are bounded by a fixed seed and a number of inputs, and stop early once the
 //! expected oracles fired. The faults run concurrently to keep the wall time short.
 
-use mcpspec::fuzz::exec::{Limits, Target};
+use mcpspec::fuzz::exec::{HttpEndpoint, Limits, Target};
 use mcpspec::fuzz::finding::{minimise, replay, MinimiseBudget, Reproducer};
 use mcpspec::fuzz::oracles::MemoryLimits;
 use mcpspec::fuzz::program::{Program, Step};
@@ -26,6 +26,7 @@ fn target(fault: Option<&str>) -> Target {
         process: ProcessOptions::default(),
         revision: "2025-11-25".into(),
         init_timeout: Duration::from_secs(20),
+        http: None,
     }
 }
 
@@ -218,4 +219,117 @@ async fn minimisation_shrinks_and_the_reproducer_replays() {
         .expect("replay starts");
     assert_eq!(clean.fired, 0, "{clean:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fixture over Streamable HTTP: the fuzzer starts `mcpspec-fixture --port {port}`
+/// for every connection.
+fn http_target(fault: Option<&str>) -> Target {
+    let mut argv = vec![
+        env!("CARGO_BIN_EXE_mcpspec-fixture").to_string(),
+        "--port".to_string(),
+        "{port}".to_string(),
+    ];
+    if let Some(f) = fault {
+        argv.push("--fault".into());
+        argv.push(f.into());
+    }
+    Target {
+        command: mcpspec_harness::CommandSpec::from_argv(&argv).expect("argv"),
+        process: ProcessOptions::default(),
+        revision: "2025-11-25".into(),
+        init_timeout: Duration::from_secs(20),
+        http: Some(HttpEndpoint {
+            url: "http://127.0.0.1:{port}/mcp".into(),
+            start: true,
+        }),
+    }
+}
+
+const HTTP_RUNS: u64 = 300;
+
+async fn fuzz_http(fault: Option<&str>, stop_on: &[&str], artifacts: PathBuf) -> FuzzReport {
+    let target = http_target(fault);
+    let config = FuzzConfig {
+        argv: vec![target.display()],
+        target,
+        limits: limits(),
+        memory: memory(),
+        seed: SEED,
+        jobs: 1,
+        budget: Budget {
+            time: Some(Duration::from_secs(90)),
+            runs: Some(HTTP_RUNS),
+        },
+        corpus_dir: None,
+        artifacts,
+        allow_tools: Vec::new(),
+        minimise: MinimiseBudget {
+            attempts: 4,
+            time: Duration::from_secs(5),
+        },
+        shrink: false,
+        builtin_seeds: true,
+        stop_on: stop_on.iter().map(|s| s.to_string()).collect(),
+    };
+    run(config, Arc::new(LiveStats::default()), &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("fuzzing the HTTP fixture ({fault:?}) did not start: {e}"))
+}
+
+/// Over HTTP the same oracles apply: a POST body delivered in pieces is lost by
+/// `http-split-body-first-read`, the finding replays over HTTP, and the clean HTTP
+/// fixture gives no finding in the same budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_fault_is_found_and_replayed_and_the_clean_http_fixture_is_silent() {
+    let artifacts = scratch("http-split-body");
+    let faulty = tokio::spawn(fuzz_http(
+        Some("http-split-body-first-read"),
+        &["lost-response"],
+        artifacts.clone(),
+    ));
+    let clean = tokio::spawn(fuzz_http(None, &[], scratch("http-clean")));
+    let faulty = faulty.await.expect("fuzz task");
+    let clean = clean.await.expect("fuzz task");
+
+    assert_eq!(faulty.subject.transport, "streamable-http");
+    let finding = faulty
+        .findings
+        .iter()
+        .find(|f| f.oracle == "lost-response")
+        .unwrap_or_else(|| {
+            panic!(
+                "lost-response did not fire over HTTP in {} inputs: {:?}",
+                faulty.stats.execs,
+                faulty
+                    .findings
+                    .iter()
+                    .map(|f| &f.signature)
+                    .collect::<Vec<_>>()
+            )
+        });
+    let path = finding.reproducer.clone().expect("reproducer written");
+    let reproducer = Reproducer::load(std::path::Path::new(&path)).expect("reproducer loads");
+    let replayed = replay(
+        &http_target(Some("http-split-body-first-read")),
+        &reproducer,
+        5,
+        &limits(),
+        &memory(),
+    )
+    .await
+    .expect("replay starts");
+    assert!(replayed.fired >= 1, "{replayed:?}");
+
+    let what: Vec<String> = clean
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.signature, f.description))
+        .collect();
+    assert!(what.is_empty(), "clean HTTP fixture: findings {what:?}");
+    assert!(
+        clean.stats.execs >= HTTP_RUNS,
+        "clean HTTP fixture: only {} of {HTTP_RUNS} inputs ran",
+        clean.stats.execs
+    );
+    let _ = std::fs::remove_dir_all(&artifacts);
 }
