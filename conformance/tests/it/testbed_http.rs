@@ -113,6 +113,7 @@ async fn python_sdk_over_http() {
         strings(&[
             "info unauthenticated-exposure",
             "not-applicable event-ids-unique",
+            "not-applicable icons-safe",
             "not-applicable session-state-isolated",
             "untestable dropped-stream-not-cancelled",
             "untestable json-answer-exact",
@@ -138,6 +139,7 @@ async fn rmcp_over_http() {
         strings(&[
             "fail foreign-origin-forbidden",
             "info unauthenticated-exposure",
+            "not-applicable icons-safe",
             "not-applicable session-state-isolated",
             "untestable dropped-stream-not-cancelled",
             "untestable json-answer-exact",
@@ -172,6 +174,7 @@ async fn server_everything_over_http() {
             "fail delete-ends-session",
             "fail foreign-origin-forbidden",
             "info unauthenticated-exposure",
+            "not-applicable icons-safe",
             "untestable dropped-stream-not-cancelled",
             "untestable json-answer-exact",
             "untestable reinitialize-after-404",

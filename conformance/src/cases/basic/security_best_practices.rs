@@ -12,17 +12,30 @@ use crate::util::clip;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-pub const CASES: &[Case] = &[Case {
-    id: "basic/security-best-practices/errors-hide-internals",
-    title: "Error answers carry no stack traces, file paths or other internals",
-    requirements: &["SEC-007"],
-    level: Level::Should,
-    revisions: Revisions::since(Revision::V2025_03_26),
-    transports: &[Transport::StreamableHttp],
-    needs: &[],
-    isolation: Isolation::Fresh,
-    run: |ctx| Box::pin(errors_hide_internals(ctx)),
-}];
+pub const CASES: &[Case] = &[
+    Case {
+        id: "basic/security-best-practices/errors-hide-internals",
+        title: "Error answers carry no stack traces, file paths or other internals",
+        requirements: &["SEC-007"],
+        level: Level::Should,
+        revisions: Revisions::since(Revision::V2025_03_26),
+        transports: &[Transport::StreamableHttp],
+        needs: &[],
+        isolation: Isolation::Fresh,
+        run: |ctx| Box::pin(errors_hide_internals(ctx)),
+    },
+    Case {
+        id: "basic/security-best-practices/icons-safe",
+        title: "Icons use https: or data: image URIs",
+        requirements: &["SEC-006"],
+        level: Level::Should,
+        revisions: Revisions::since(Revision::V2025_11_25),
+        transports: &[Transport::StreamableHttp],
+        needs: &[],
+        isolation: Isolation::Shared,
+        run: |ctx| Box::pin(icons_safe(ctx)),
+    },
+];
 
 /// Text that gives away how the server is built, and what it reveals.
 const MARKERS: &[(&str, &str)] = &[
@@ -153,9 +166,145 @@ async fn errors_hide_internals(ctx: &mut Ctx) -> CaseResult {
     )
 }
 
+/// What is wrong with one icon object, if anything (`None`: a safe image URI).
+pub fn icon_problem(icon: &Value) -> Option<String> {
+    use base64::Engine as _;
+    let Some(src) = icon.get("src").and_then(Value::as_str) else {
+        return Some("no string src".into());
+    };
+    let declared = icon.get("mimeType").and_then(Value::as_str);
+    if let Some(m) = declared.filter(|m| !m.to_ascii_lowercase().starts_with("image/")) {
+        return Some(format!("mimeType {m:?} is not an image type"));
+    }
+    let scheme = src
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "https" => None,
+        "data" => {
+            let rest = &src["data:".len()..];
+            let Some((meta, payload)) = rest.split_once(',') else {
+                return Some(format!("{}: a data: URI without a comma", clip(src, 80)));
+            };
+            let mime = meta.split(';').next().unwrap_or("").to_ascii_lowercase();
+            if !mime.starts_with("image/") {
+                return Some(format!(
+                    "{}: data of type {mime:?}, not an image",
+                    clip(src, 80)
+                ));
+            }
+            if meta.to_ascii_lowercase().ends_with(";base64")
+                && base64::engine::general_purpose::STANDARD
+                    .decode(payload.trim())
+                    .is_err()
+            {
+                return Some(format!(
+                    "{}: the base64 payload does not decode",
+                    clip(src, 80)
+                ));
+            }
+            None
+        }
+        _ => Some(format!(
+            "{}: scheme {scheme:?} (clients accept https: and data: only)",
+            clip(src, 80)
+        )),
+    }
+}
+
+/// SEC-006: every icon of the implementation, tools, prompts, resources and templates
+/// is an https: or data: image.
+async fn icons_safe(ctx: &mut Ctx) -> CaseResult {
+    let mut owners: Vec<(String, Value)> = Vec::new();
+    if let Some(info) = ctx
+        .profile()
+        .handshake
+        .result()
+        .and_then(|r| r.get("serverInfo"))
+    {
+        owners.push(("serverInfo".into(), info.clone()));
+    }
+    for (capability, method, field) in [
+        (Capability::Tools, "tools/list", "tools"),
+        (Capability::Prompts, "prompts/list", "prompts"),
+        (Capability::Resources, "resources/list", "resources"),
+        (
+            Capability::Resources,
+            "resources/templates/list",
+            "resourceTemplates",
+        ),
+    ] {
+        if !ctx.profile().declares(capability) {
+            continue;
+        }
+        let items =
+            crate::cases::support::list_all(ctx.session(), method, field, ctx.timeout()).await?;
+        for item in items {
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            owners.push((format!("{field} {name:?}"), item));
+        }
+    }
+    let mut icons = 0;
+    let mut problems = Vec::new();
+    for (owner, item) in &owners {
+        let Some(list) = item.get("icons") else {
+            continue;
+        };
+        let Some(list) = list.as_array() else {
+            problems.push(format!("{owner}: icons is not an array"));
+            continue;
+        };
+        for icon in list {
+            icons += 1;
+            if let Some(p) = icon_problem(icon) {
+                problems.push(format!("{owner}: {p}"));
+            }
+        }
+    }
+    if icons == 0 && problems.is_empty() {
+        return Ok(Verdict::not_applicable("the server declares no icons"));
+    }
+    if problems.is_empty() {
+        return Ok(Verdict::pass("every icon is an https: or data: image"));
+    }
+    Ok(
+        Verdict::violation("icons use unsafe URIs or non-image types")
+            .expected("icon src https: or data:image/…, mimeType image/…")
+            .actual(problems.join("\n")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::leak_in;
+    use super::{icon_problem, leak_in};
+    use serde_json::json;
+
+    #[test]
+    fn icon_uris_are_judged() {
+        for ok in [
+            json!({"src": "https://example.com/i.png", "mimeType": "image/png"}),
+            json!({"src": "data:image/png;base64,iVBORw0KGgo="}),
+            json!({"src": "DATA:image/svg+xml,<svg/>"}),
+        ] {
+            assert_eq!(icon_problem(&ok), None, "{ok}");
+        }
+        for bad in [
+            json!({"src": "javascript:alert(1)"}),
+            json!({"src": "file:///etc/passwd"}),
+            json!({"src": "http://example.com/i.png"}),
+            json!({"src": "data:text/html;base64,PGI+"}),
+            json!({"src": "data:image/png;base64,@@@"}),
+            json!({"src": "https://example.com/i", "mimeType": "text/html"}),
+            json!({"mimeType": "image/png"}),
+        ] {
+            assert!(icon_problem(&bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn internals_are_recognised() {

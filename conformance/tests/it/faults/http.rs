@@ -283,6 +283,12 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         )],
     },
     FaultExpectation {
+        fault: "http-unsafe-icons",
+        revision: LATEST,
+        only: &["basic/security-best-practices/icons-safe"],
+        outcomes: &[("basic/security-best-practices/icons-safe", Outcome::Warn)],
+    },
+    FaultExpectation {
         fault: "http-unbounded-body",
         revision: LATEST,
         only: &[id!("oversized-body-bounded")],
