@@ -791,9 +791,20 @@ async fn fuzz(args: FuzzArgs) -> i32 {
 async fn replay(args: ReplayArgs) -> i32 {
     use crate::fuzz::exec::{Limits, Target};
     use crate::fuzz::finding::Reproducer;
-    let reproducer = match Reproducer::load(&args.file) {
-        Ok(r) => r,
-        Err(e) => return fail_usage(&e),
+    let raw = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail_usage(&format!("cannot read {}: {e}", args.file.display())),
+    };
+    // A raw libFuzzer artifact (server_stdio/server_http) is decoded once the server's
+    // surface is known, below.
+    let raw_artifact = crate::fuzz::libfuzzer::is_raw_artifact(&raw);
+    let reproducer = if raw_artifact {
+        Reproducer::seed(crate::fuzz::program::Program::new(Vec::new()))
+    } else {
+        match Reproducer::load(&args.file) {
+            Ok(r) => r,
+            Err(e) => return fail_usage(&e),
+        }
     };
     let argv = if args.command.is_empty() && args.url.is_none() {
         reproducer.server.clone().unwrap_or_default()
@@ -839,6 +850,14 @@ async fn replay(args: ReplayArgs) -> i32 {
         http,
     };
     let memory = memory_limits(args.max_rss_mb, args.rss_growth_mb, args.rss_window);
+    let mut reproducer = reproducer;
+    if raw_artifact {
+        let limits = Limits::new(args.timeout);
+        match crate::fuzz::libfuzzer::program_from_artifact(&target, &raw, &limits).await {
+            Ok(program) => reproducer.steps = program.steps,
+            Err(e) => return fail_usage(&e.to_string()),
+        }
+    }
     let outcome = crate::fuzz::finding::replay(
         &target,
         &reproducer,

@@ -246,6 +246,28 @@ pub fn generate(rng: &mut impl Rng, surface: &Surface, alloc: &mut IdAllocator) 
     materialise(&plan, surface, alloc)
 }
 
+/// Decode raw bytes (a libFuzzer input) into a program: the first byte sets the number
+/// of steps, the rest is drawn with `arbitrary` exactly as [`generate`] draws from the
+/// engine RNG. Any bytes give a program; the same bytes and surface give the same one.
+pub fn from_bytes(bytes: &[u8], surface: &Surface, alloc: &mut IdAllocator) -> Program {
+    let (count, rest) = match bytes.split_first() {
+        Some((first, rest)) => (1 + usize::from(*first) % MAX_GENERATED_STEPS, rest),
+        None => (1, bytes),
+    };
+    let mut u = Unstructured::new(rest);
+    let mut plan = Plan { steps: Vec::new() };
+    for _ in 0..count {
+        if u.is_empty() {
+            break;
+        }
+        match StepPlan::arbitrary(&mut u) {
+            Ok(step) => plan.steps.push(step),
+            Err(_) => break,
+        }
+    }
+    materialise(&plan, surface, alloc)
+}
+
 /// Turn a plan into concrete messages and delivery.
 pub fn materialise(plan: &Plan, surface: &Surface, alloc: &mut IdAllocator) -> Program {
     let mut steps = Vec::new();

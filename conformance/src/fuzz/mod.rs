@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod exec;
 pub mod finding;
 pub mod input;
+pub mod libfuzzer;
 pub mod oracles;
 pub mod program;
 pub mod report;

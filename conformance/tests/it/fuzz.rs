@@ -333,3 +333,92 @@ async fn http_fault_is_found_and_replayed_and_the_clean_http_fixture_is_silent()
     );
     let _ = std::fs::remove_dir_all(&artifacts);
 }
+
+/// The libFuzzer driver (`server_stdio`) finds a fixture fault from raw bytes, and
+/// `mcpspec replay` of those raw bytes (a libFuzzer crash artifact) reproduces it; on
+/// the clean fixture the same bytes replay without a finding.
+#[test]
+fn libfuzzer_driver_finds_a_fault_and_replay_takes_the_raw_bytes() {
+    use mcpspec::fuzz::libfuzzer::Driver;
+    let fault = "duplicate-responses";
+    let mut driver = Driver::new(target(Some(fault)), limits()).expect("driver starts");
+    // Deterministic byte strings; every tenth response is doubled, so a few inputs
+    // with requests in them are enough.
+    let mut found = None;
+    for n in 0u8..64 {
+        let bytes: Vec<u8> = (0..96u8)
+            .map(|i| i.wrapping_mul(37).wrapping_add(n.wrapping_mul(11)))
+            .collect();
+        if let Some(failure) = driver.run(&bytes) {
+            found = Some((bytes, failure));
+            break;
+        }
+    }
+    drop(driver);
+    let (bytes, failure) = found.expect("no input of 64 fired an oracle on duplicate-responses");
+    assert_eq!(failure.firing.oracle, "duplicate-response", "{failure:?}");
+    let report = failure.report(&target(Some(fault)));
+    assert!(
+        report.starts_with("mcpspec: duplicate-response"),
+        "{report}"
+    );
+    assert!(
+        report.contains("\"format\": \"mcpspec-fuzz-reproducer\""),
+        "{report}"
+    );
+
+    let dir = scratch("libfuzzer-artifact");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let artifact = dir.join("crash-0123abcd");
+    std::fs::write(&artifact, &bytes).expect("artifact written");
+    let replay_with = |fault: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcpspec"));
+        cmd.arg("replay")
+            .arg(&artifact)
+            .args(["--tries", "3", "--timeout", "2s", "--"])
+            .arg(env!("CARGO_BIN_EXE_mcpspec-fixture"));
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        cmd.output().expect("mcpspec replay runs")
+    };
+    let faulty = replay_with(Some(fault));
+    assert_eq!(
+        faulty.status.code(),
+        Some(1),
+        "replay of the raw bytes did not fire: {}{}",
+        String::from_utf8_lossy(&faulty.stdout),
+        String::from_utf8_lossy(&faulty.stderr)
+    );
+    let clean = replay_with(None);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "the raw bytes fired on the clean fixture: {}{}",
+        String::from_utf8_lossy(&clean.stdout),
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The seeds of `server_stdio` (raw libFuzzer bytes) run on the clean fixture without
+/// a finding: they start a campaign from valid ground, not from a known failure.
+#[test]
+fn server_stdio_seeds_are_silent_on_the_clean_fixture() {
+    use mcpspec::fuzz::libfuzzer::Driver;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/server_stdio");
+    let mut seeds: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus/server_stdio exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    seeds.sort();
+    assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
+    let mut driver = Driver::new(target(None), limits()).expect("driver starts");
+    for seed in seeds {
+        let bytes = std::fs::read(&seed).expect("seed reads");
+        if let Some(failure) = driver.run(&bytes) {
+            panic!("{}: {:?}", seed.display(), failure.firing);
+        }
+    }
+}
