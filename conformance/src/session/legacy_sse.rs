@@ -53,6 +53,8 @@ pub struct StreamObservation {
     pub other_events: Vec<(String, String)>,
     /// `message` events whose data was one JSON value.
     pub messages: u64,
+    /// `message` events whose data was not one JSON value (clipped data, why).
+    pub unparseable: Vec<String>,
     /// JSON-RPC messages found in POST response bodies (a legacy client reads answers
     /// only from the stream), as `HTTP <status> for <what>: <message>`.
     pub post_body_messages: Vec<String>,
@@ -308,6 +310,13 @@ fn take(shared: &Arc<Shared>, item: SseItem) {
                 o.endpoint = Some(resolved);
             });
         }
+        "endpoint" => {
+            // Nothing says where a later one would apply; the first endpoint stays.
+            link.client.transcript().note(&format!(
+                "a further endpoint event ({}) was ignored",
+                crate::util::clip(&event.data, 200)
+            ));
+        }
         "message" => {
             if !has_endpoint {
                 observe(shared, |o| {
@@ -319,13 +328,19 @@ fn take(shared: &Arc<Shared>, item: SseItem) {
                     observe(shared, |o| o.messages += 1);
                     handle_inbound(shared, Inbound::classify(value, event.data.len()));
                 }
-                Err(e) => handle_inbound(
-                    shared,
-                    transport_problem(
-                        format!("a message event's data is not one JSON value: {e}"),
-                        event.data.as_bytes(),
-                    ),
-                ),
+                Err(e) => {
+                    let clip = crate::util::clip(&event.data, 200);
+                    observe(shared, |o| {
+                        push_bounded(&mut o.unparseable, format!("{clip:?}: {e}"))
+                    });
+                    handle_inbound(
+                        shared,
+                        transport_problem(
+                            format!("a message event's data is not one JSON value: {e}"),
+                            event.data.as_bytes(),
+                        ),
+                    )
+                }
             }
         }
         other => {

@@ -107,6 +107,12 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
             (id!("endpoint-first"), Outcome::Pass),
         ],
     },
+    FaultExpectation {
+        fault: "sse-message-split-across-events",
+        revision: LEGACY,
+        only: &[id!("responses-on-stream")],
+        outcomes: &[(id!("responses-on-stream"), Outcome::Fail)],
+    },
     // A later revision negotiated over the legacy transport is held to the same rules.
     FaultExpectation {
         fault: "sse-wrong-event-name",

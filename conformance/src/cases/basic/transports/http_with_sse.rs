@@ -356,11 +356,18 @@ async fn responses_on_stream(ctx: &mut Ctx) -> CaseResult {
         })?;
     let answered = pending.wait(ctx.timeout()).await;
     let after = legacy(&session)?.observed;
-    let renamed: Vec<String> = after
+    let mut renamed: Vec<String> = after
         .other_events
         .iter()
         .map(|(name, data)| format!("event '{name}': {data}"))
         .collect();
+    // A message event that is not one JSON-RPC message is as lost as a renamed one.
+    renamed.extend(
+        after
+            .unparseable
+            .iter()
+            .map(|u| format!("message event whose data is not one JSON value: {u}")),
+    );
     let in_body = serde_json::from_slice::<Value>(&posted.body)
         .ok()
         .filter(|v| v.get("id") == Some(&id));
@@ -377,7 +384,7 @@ async fn responses_on_stream(ctx: &mut Ctx) -> CaseResult {
             Ok(Verdict::pass(message))
         }
         Ok(_) => Err(Verdict::violation(format!(
-            "the stream carried messages under event names other than `message`, which a client does not deliver: {}",
+            "the stream carried events a client cannot deliver as messages (another event name, or data that is not one JSON value): {}",
             renamed.join("; ")
         ))
         .expected("every server message as an event of type `message`")
