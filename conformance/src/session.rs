@@ -1026,17 +1026,31 @@ async fn post_task(
         let _ = head_tx.send(Ok(()));
         let mut stream = response.into_stream();
         let mut feed = SseFeed::new();
+        let mut resumptions = 0;
         loop {
             match stream.next_chunk(deadline).await {
-                Ok(Some(chunk)) => feed.push(&shared, &chunk),
-                Ok(None) => {
-                    feed.finish(&shared, None);
-                    break;
+                Ok(Some(chunk)) => {
+                    feed.push(&shared, &chunk);
+                    continue;
                 }
-                Err(e) => {
-                    feed.finish(&shared, Some(e.to_string()));
-                    break;
+                Ok(None) => feed.finish(&shared, None),
+                Err(e) => feed.finish(&shared, Some(e.to_string())),
+            }
+            // Ended before this POST's answers (2025-11-25 servers may close early and
+            // serve the rest after a GET with Last-Event-ID): resume, as clients do.
+            if resumptions >= MAX_RESUMPTIONS
+                || feed.last_event_id.is_empty()
+                || !waiting_for(&shared, &info)
+            {
+                break;
+            }
+            resumptions += 1;
+            match resume_stream(&shared, &feed, deadline).await {
+                Some(next) => {
+                    stream = next;
+                    feed.reconnected();
                 }
+                None => break,
             }
         }
         feed.summary(status)
@@ -1063,6 +1077,69 @@ async fn post_task(
         outcome.0
     };
     fail_waiters(&shared, &info, || RequestError::Http(summary.clone()));
+}
+
+/// Resumptions of one POST's SSE answer at most.
+const MAX_RESUMPTIONS: usize = 8;
+/// Reconnection delay when the server gave no `retry`, and the longest one honoured.
+const DEFAULT_RECONNECT: Duration = Duration::from_millis(100);
+const MAX_RECONNECT: Duration = Duration::from_secs(5);
+
+/// Whether some request of this POST still waits for its answer.
+fn waiting_for(shared: &Shared, info: &PostInfo) -> bool {
+    let pending = lock(&shared.pending);
+    info.ids.iter().zip(&info.registrations).any(|(id, r)| {
+        r.is_some_and(|r| pending.get(&id_key(id)).is_some_and(|(now, _)| *now == r))
+    })
+}
+
+/// GET with `Last-Event-ID` after the server's reconnection delay: the continued
+/// stream, or `None` when the server refuses (noted in the transcript).
+async fn resume_stream(
+    shared: &Shared,
+    feed: &SseFeed,
+    deadline: std::time::Instant,
+) -> Option<mcpspec_harness::BodyStream> {
+    let link = http_link(shared);
+    let delay = feed
+        .retry
+        .map_or(DEFAULT_RECONNECT, Duration::from_millis)
+        .min(MAX_RECONNECT);
+    // Waiting the server's own reconnection delay is the protocol step itself.
+    tokio::time::sleep(delay).await;
+    let mut request = HttpRequest::get("")
+        .header("Accept", "text/event-stream")
+        .header("Last-Event-ID", feed.last_event_id.clone());
+    if let Some(id) = lock(&link.session_id).clone() {
+        request = request.header("Mcp-Session-Id", id);
+    }
+    let request = with_version(link, request);
+    match link.client.send_until(request, deadline).await {
+        Ok(r)
+            if is_success(r.status)
+                && media_type(r.header_str("content-type").unwrap_or(""))
+                    == "text/event-stream" =>
+        {
+            link.client.transcript().note(&format!(
+                "resumed the SSE answer with Last-Event-ID {}",
+                feed.last_event_id
+            ));
+            Some(r.into_stream())
+        }
+        Ok(r) => {
+            link.client.transcript().note(&format!(
+                "resuming with Last-Event-ID {} was refused: HTTP {}",
+                feed.last_event_id, r.status
+            ));
+            None
+        }
+        Err(e) => {
+            link.client
+                .transcript()
+                .note(&format!("resuming with Last-Event-ID failed: {e}"));
+            None
+        }
+    }
 }
 
 /// A 4xx answer to a POST: kept in the session's refusal log (before the sender goes
@@ -1175,6 +1252,10 @@ struct SseFeed {
     decoder: SseDecoder,
     events: usize,
     problems: Vec<String>,
+    /// The stream's last event id (what a resumption sends as `Last-Event-ID`).
+    last_event_id: String,
+    /// The server's reconnection delay, if it gave one (milliseconds).
+    retry: Option<u64>,
 }
 
 impl SseFeed {
@@ -1183,7 +1264,15 @@ impl SseFeed {
             decoder: SseDecoder::new(SseLimits::default()),
             events: 0,
             problems: Vec::new(),
+            last_event_id: String::new(),
+            retry: None,
         }
+    }
+
+    /// The same logical stream continues on a new connection (a resumption): a new
+    /// byte stream to decode, the same counts and last event id.
+    fn reconnected(&mut self) {
+        self.decoder = SseDecoder::new(SseLimits::default());
     }
 
     fn push(&mut self, shared: &Arc<Shared>, bytes: &[u8]) {
@@ -1208,6 +1297,10 @@ impl SseFeed {
             match item {
                 SseItem::Event(event) => {
                     self.events += 1;
+                    self.last_event_id = event.last_event_id.clone();
+                    if event.retry.is_some() {
+                        self.retry = event.retry;
+                    }
                     // Priming events (an id and empty data) carry no message.
                     if event.data.is_empty() {
                         continue;
@@ -1229,7 +1322,7 @@ impl SseFeed {
                         }
                     }
                 }
-                SseItem::Retry(_) => {}
+                SseItem::Retry(ms) => self.retry = Some(ms),
                 problem => {
                     let text = match &problem {
                         SseItem::UnterminatedEventAtEof { .. } => format!(

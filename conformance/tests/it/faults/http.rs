@@ -289,6 +289,12 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         outcomes: &[("basic/security-best-practices/icons-safe", Outcome::Warn)],
     },
     FaultExpectation {
+        fault: "http-close-without-retry",
+        revision: LATEST,
+        only: &[id!("priming-event")],
+        outcomes: &[(id!("priming-event"), Outcome::Warn)],
+    },
+    FaultExpectation {
         fault: "http-unbounded-body",
         revision: LATEST,
         only: &[id!("oversized-body-bounded")],
@@ -303,4 +309,61 @@ async fn http_faults_are_detected() {
         .iter()
         .all(|(id, _)| id.starts_with(P) || id.starts_with("basic/security-best-practices/"))));
     assert_http_faults(EXPECTATIONS).await;
+}
+
+/// The session (mcpspec's own client) resumes an SSE answer that a 2025-11-25 server
+/// closed early (the fixture polls long `slow` calls): the call's result still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_resumes_an_sse_answer_closed_early() {
+    use mcpspec::session::Session;
+    use mcpspec::traffic::TrafficLog;
+    use mcpspec_harness::{CommandSpec, HttpOptions, ProcessOptions, ServerProcess};
+    use std::time::{Duration, Instant};
+
+    let port = mcpspec_harness::free_loopback_port().expect("a free port");
+    let argv = [
+        env!("CARGO_BIN_EXE_mcpspec-fixture").to_string(),
+        "--port".into(),
+        port.to_string(),
+    ];
+    let spec = CommandSpec::from_argv(&argv).expect("argv");
+    let (control, _stdin, _stdout) = ServerProcess::spawn(&spec, &ProcessOptions::default())
+        .expect("fixture starts")
+        .split();
+    let addr = format!("127.0.0.1:{port}").parse().expect("address");
+    mcpspec_harness::wait_until_listening(addr, Instant::now() + Duration::from_secs(20))
+        .await
+        .expect("fixture listens");
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let session =
+        Session::connect_http(&url, HttpOptions::default(), TrafficLog::new(1000)).expect("url");
+    let timeout = Duration::from_secs(10);
+    let handshake = session
+        .handshake("2025-11-25", serde_json::json!({}), timeout)
+        .await
+        .expect("initialize");
+    assert!(handshake.result().is_some());
+    let answer = session
+        .request_timeout(
+            "tools/call",
+            Some(serde_json::json!({ "name": "slow", "arguments": { "ms": 1200 } })),
+            timeout,
+        )
+        .await;
+    let transcript: Vec<String> = session
+        .transcript_tail(200)
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect();
+    control.kill();
+    let _ = control.wait_exit(Duration::from_secs(5)).await;
+    let answer = answer.unwrap_or_else(|e| panic!("no answer: {e}\n{}", transcript.join("\n")));
+    assert!(answer.result().is_some(), "{}", answer.summary());
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l.contains("resumed the SSE answer with Last-Event-ID")),
+        "the answer did not come through a resumption:\n{}",
+        transcript.join("\n")
+    );
 }

@@ -2198,7 +2198,11 @@ async fn get_stream_reconnect(ctx: &mut Ctx) -> CaseResult {
 /// if the server closes before the response, it sent `retry` and resumption by GET
 /// yields the response.
 async fn priming_event(ctx: &mut Ctx) -> CaseResult {
-    let (name, arguments) = quick_tool(ctx).await?;
+    // A call long enough for a server to close early and serve the rest on resumption.
+    let (name, arguments) = match slow_tool(ctx, "").await {
+        Ok(name) => (name, json!({ "ms": CUT_CALL_MS })),
+        Err(_) => quick_tool(ctx).await?,
+    };
     let info = http_info(ctx)?;
     let id = ctx.session().next_id();
     let body = tool_call(&id, &name, &arguments, "mcpspec-priming");
