@@ -1027,6 +1027,7 @@ async fn post_task(
         let mut stream = response.into_stream();
         let mut feed = SseFeed::new();
         let mut resumptions = 0;
+        let mut events_before_resume = 0;
         loop {
             match stream.next_chunk(deadline).await {
                 Ok(Some(chunk)) => {
@@ -1038,13 +1039,17 @@ async fn post_task(
             }
             // Ended before this POST's answers (2025-11-25 servers may close early and
             // serve the rest after a GET with Last-Event-ID): resume, as clients do.
+            // A resumption that brought nothing new will not bring the answer either.
+            let progressed = resumptions == 0 || feed.events > events_before_resume;
             if resumptions >= MAX_RESUMPTIONS
+                || !progressed
                 || feed.last_event_id.is_empty()
                 || !waiting_for(&shared, &info)
             {
                 break;
             }
             resumptions += 1;
+            events_before_resume = feed.events;
             match resume_stream(&shared, &feed, deadline).await {
                 Some(next) => {
                     stream = next;
