@@ -276,6 +276,99 @@ fn remove_dot_segments(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::{HttpClient, HttpOptions, HttpRequest};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers one GET with `head` and then writes `chunks` (each
+    /// flushed on its own, so they arrive as separate reads), then closes.
+    async fn stream_of(head: &'static str, chunks: Vec<&'static str>) -> EventStream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            socket.write_all(head.as_bytes()).await.expect("head");
+            for chunk in chunks {
+                let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+                socket.write_all(framed.as_bytes()).await.expect("chunk");
+                socket.flush().await.expect("flush");
+            }
+        });
+        let client =
+            HttpClient::new(&format!("http://{addr}/sse"), HttpOptions::default()).expect("client");
+        let response = client
+            .send(HttpRequest::get("").timeout(Duration::from_secs(5)))
+            .await
+            .expect("response");
+        EventStream::new(response, SseLimits::default())
+    }
+
+    const HEAD: &str =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    #[tokio::test]
+    async fn events_split_across_reads_then_a_cut_off_event_then_a_broken_body() {
+        let mut stream = stream_of(
+            HEAD,
+            vec![
+                ": keep-alive\n\nevent: endpoint\nda",
+                "ta: /m?s=1\n\n",
+                "data: {\"half\"",
+            ],
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let first = stream.next(deadline).await.expect("item").expect("event");
+        let event = first.as_event().expect("an event");
+        assert_eq!(
+            (event.event_type.as_str(), event.data.as_str()),
+            ("endpoint", "/m?s=1")
+        );
+        // The body ends without its last chunk: the event in progress is reported
+        // first, then the broken connection, then nothing more.
+        let cut = stream.next(deadline).await.expect("item").expect("problem");
+        assert!(
+            matches!(cut, SseItem::UnterminatedEventAtEof { .. }),
+            "{cut:?}"
+        );
+        assert!(stream.next(deadline).await.is_err());
+        assert!(matches!(stream.next(deadline).await, Ok(None)));
+        assert!(stream.is_ended());
+    }
+
+    #[tokio::test]
+    async fn a_quiet_stream_times_out_and_stays_usable() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            socket.write_all(HEAD.as_bytes()).await.expect("head");
+            let _ = go_rx.await;
+            let event = "data: 1\n\n";
+            let framed = format!("{:x}\r\n{event}\r\n0\r\n\r\n", event.len());
+            socket.write_all(framed.as_bytes()).await.expect("event");
+        });
+        let client =
+            HttpClient::new(&format!("http://{addr}/sse"), HttpOptions::default()).expect("client");
+        let response = client.send(HttpRequest::get("")).await.expect("response");
+        let mut stream = EventStream::new(response, SseLimits::default());
+        let early = Instant::now() + Duration::from_millis(50);
+        assert!(matches!(
+            stream.next(early).await,
+            Err(HttpError::Timeout { .. })
+        ));
+        go_tx.send(()).expect("server waiting");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let item = stream.next(deadline).await.expect("item").expect("event");
+        assert_eq!(item.as_event().map(|e| e.data.as_str()), Some("1"));
+        assert!(matches!(stream.next(deadline).await, Ok(None)));
+    }
 
     #[test]
     fn rfc3986_normal_examples_resolve() {
