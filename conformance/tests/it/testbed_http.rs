@@ -187,13 +187,15 @@ async fn server_everything_over_http() {
 }
 
 /// Transport-neutral cases whose probes a server may refuse at the HTTP level: a 4xx
-/// without a JSON-RPC answer counts as the refusal (HTTP-006, HTTP-008, HTTP-022).
+/// without a JSON-RPC answer counts as the refusal (HTTP-006, HTTP-008, HTTP-022); a 4xx
+/// carrying a JSON-RPC error rejects the POST it answers (LIFE-012).
 const REFUSABLE: &[&str] = &[
     "JSONRPC-007",
     "JSONRPC-009",
     "JSONRPC-010",
     "JSONRPC-018",
     "LIFE-009",
+    "LIFE-012",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,9 +207,35 @@ async fn rmcp_refusals_over_http() {
     argv.extend(["--port", "{port}"].map(String::from));
     let report = check_http_only(argv, &[], REFUSABLE).await;
     // rmcp answers every body it cannot deserialize with 415 and plain text, and a
-    // request without a session with 400: refusals, so all five pass over HTTP.
+    // request without a session with 400: refusals, so all of them pass over HTTP.
     assert_eq!(report.results.len(), REFUSABLE.len());
     assert_eq!(non_pass(&report), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_everything_refusals_over_http() {
+    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let loopback = repo_root().join("testbed/loopback.mjs");
+    let mut argv = cmd;
+    if argv.last().map(String::as_str) == Some("stdio") {
+        argv.pop();
+    }
+    argv.push("streamableHttp".into());
+    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    let report = check_http_only(argv, &env, REFUSABLE).await;
+    // Invalid messages and an id null ping get 400 with -32700 "Parse error: Invalid
+    // JSON-RPC message" (not -32600), and a batch is executed. The second initialize
+    // gets 400 with -32600 "Server already initialized": a rejection, so LIFE-012 passes.
+    assert_eq!(
+        non_pass(&report),
+        strings(&[
+            "fail basic/invalid-request",
+            "warn basic/batch-rejected",
+            "warn basic/null-id",
+        ])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
