@@ -59,6 +59,15 @@ fn usage_and_harness_errors_exit_two_with_one_line() {
         &["check", "--jobs", "0", "--", FIXTURE],
         &["check", "--only", "no/such/case", "--", FIXTURE],
         &["frobnicate"],
+        // Both HTTP transports at once, and a non-HTTP URL.
+        &[
+            "check",
+            "--url",
+            "http://127.0.0.1:9/mcp",
+            "--sse",
+            "http://127.0.0.1:9/sse",
+        ],
+        &["check", "--sse", "ftp://127.0.0.1/sse"],
     ] {
         let out = mcpspec(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -123,4 +132,40 @@ fn list_prints_every_case_with_its_requirements() {
     assert!(cases
         .iter()
         .all(|c| c["requirements"].as_array().is_some_and(|r| !r.is_empty())));
+}
+
+#[test]
+fn legacy_sse_server_started_by_mcpspec_passes_and_a_fault_fails() {
+    let run = |fault: Option<&str>| {
+        let mut args = vec![
+            "check",
+            "--quiet",
+            "--spec",
+            "2024-11-05",
+            "--only",
+            "basic/transports/http-with-sse/post-accepted,basic/transports/http-with-sse/responses-on-stream",
+            "--sse",
+            "http://127.0.0.1:{port}/sse",
+            "--",
+            FIXTURE,
+            "--sse",
+            "--port",
+            "{port}",
+        ];
+        if let Some(f) = fault {
+            args.extend(["--fault", f]);
+        }
+        mcpspec(&args)
+    };
+    let clean = run(None);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let faulty = run(Some("sse-response-in-post-body"));
+    assert_eq!(faulty.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&faulty.stdout);
+    assert!(stdout.contains("SSE-004"), "{stdout}");
 }
