@@ -174,6 +174,50 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
     out
 }
 
+/// The features of each input of a batch (`starts`: the first step of each) that
+/// its own requests showed: answers to them and how they settled. What cannot be
+/// told apart (notifications, broken lines, the process) is left out.
+pub fn features_per_input(obs: &Observation, starts: &[usize]) -> Vec<BTreeSet<String>> {
+    let input_of = |step: usize| starts.iter().rposition(|&s| s <= step).unwrap_or(0);
+    let mut parts: Vec<Observation> = (0..starts.len())
+        .map(|_| Observation {
+            requests: Vec::new(),
+            events: Vec::new(),
+            ..obs.clone()
+        })
+        .collect();
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for r in &obs.requests {
+        let i = input_of(r.info.step);
+        owner.insert(r.key.as_str(), i);
+        if let Some(part) = parts.get_mut(i) {
+            part.requests.push(r.clone());
+        }
+    }
+    for e in &obs.events {
+        let Inbound::Response(v) = e else { continue };
+        let Some(i) = v
+            .get("id")
+            .map(crate::session::id_key)
+            .and_then(|k| owner.get(k.as_str()).copied())
+        else {
+            continue;
+        };
+        if let Some(part) = parts.get_mut(i) {
+            part.events.push(e.clone());
+        }
+    }
+    parts
+        .iter()
+        .map(|part| {
+            let mut own = features(part);
+            // Process-wide features are the batch's, not the input's.
+            own.retain(|f| !f.starts_with("ping ") && !f.starts_with("exit ") && f != "stderr");
+            own
+        })
+        .collect()
+}
+
 /// One corpus entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -225,6 +269,10 @@ impl Corpus {
             self.add(program.clone(), rng);
         }
         novel
+    }
+
+    pub fn seen(&self, feature: &str) -> bool {
+        self.seen.contains(feature)
     }
 
     /// Would any of these features be new?

@@ -111,6 +111,9 @@ struct SharedState {
     signatures: HashSet<String>,
     findings: Vec<FindingRecord>,
     first_found: Vec<(String, u64)>,
+    /// When a batch first showed a signature that its inputs, run alone, then gave
+    /// to one of them: the time it was detected.
+    detected_ms: std::collections::HashMap<String, u64>,
 }
 
 struct Engine {
@@ -187,6 +190,7 @@ pub async fn run(
             signatures: HashSet::new(),
             findings: Vec::new(),
             first_found: Vec::new(),
+            detected_ms: std::collections::HashMap::new(),
         }),
         runs_left: AtomicU64::new(config.budget.runs.unwrap_or(u64::MAX)),
         config,
@@ -327,16 +331,39 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
         let firings = judge(&obs, &current.rss, &engine.config.memory);
         let feats = features(&obs);
         let (fresh, novel) = {
-            let state = engine.lock();
+            let mut state = engine.lock();
             let mut fresh: Vec<Firing> = Vec::new();
+            let now = engine.started.elapsed().as_millis() as u64;
             for f in firings {
                 if !state.signatures.contains(&f.signature)
                     && !fresh.iter().any(|g| g.signature == f.signature)
                 {
+                    state.detected_ms.entry(f.signature.clone()).or_insert(now);
                     fresh.push(f);
                 }
             }
-            (fresh, state.corpus.is_novel(&feats))
+            let novel = state.corpus.is_novel(&feats);
+            // New features that belong to one input's own requests make that input a
+            // corpus entry without running it again; only features of the batch as a
+            // whole (notifications, broken lines, the process) need the inputs alone.
+            let attributed = novel && fresh.is_empty() && {
+                let per_input = corpus::features_per_input(&obs, &starts);
+                let unexplained = feats
+                    .iter()
+                    .any(|f| !state.corpus.seen(f) && !per_input.iter().any(|own| own.contains(f)));
+                if !unexplained {
+                    for (program, own) in batch.iter().zip(&per_input) {
+                        state.corpus.observe(program, own, &mut rng);
+                    }
+                    state.corpus.mark_seen(&feats);
+                    engine
+                        .stats
+                        .corpus
+                        .store(state.corpus.len(), Ordering::Relaxed);
+                }
+                !unexplained
+            };
+            (fresh, novel && !attributed)
         };
         if fresh.is_empty() && !novel {
             conn = Some(current);
@@ -458,7 +485,11 @@ async fn run_single(
 /// Confirm, shrink and save a finding, and stop the run when every `--stop-on`
 /// oracle has one.
 async fn record_finding(engine: &Engine, program: &Program, firing: &Firing, observed: &Observed) {
-    let found_ms = engine.started.elapsed().as_millis() as u64;
+    let found_ms = engine
+        .lock()
+        .detected_ms
+        .remove(&firing.signature)
+        .unwrap_or_else(|| engine.started.elapsed().as_millis() as u64);
     let record = report_finding(engine, program, firing, observed).await;
     let mut state = engine.lock();
     state.first_found.push((record.signature.clone(), found_ms));
