@@ -3,8 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpspec_harness::fuzzing::{ndjson_decoder, NdjsonInput};
 
 fuzz_target!(|data: &[u8]| {
-    ndjson_decoder(&NdjsonInput::from_bytes(data));
+    mcpspec_harness::fuzzing::ndjson_decoder_bytes(data);
 });

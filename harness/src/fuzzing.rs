@@ -65,18 +65,11 @@ impl NdjsonInput {
     /// lengths, then the payload. A plain header keeps seed files readable: after
     /// `\x01\x00\x00` comes the server output verbatim.
     pub fn from_bytes(data: &[u8]) -> Self {
-        let max_line = match data {
-            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
-            _ => 256,
-        };
-        let count = data.get(2).copied().unwrap_or(0) as usize;
-        let chunks_end = (3 + count).min(data.len());
-        let chunks = data.get(3..chunks_end).unwrap_or_default().to_vec();
-        let bytes = data.get(chunks_end..).unwrap_or_default().to_vec();
+        let ([max_line], chunks, bytes) = split_input(data, 256);
         NdjsonInput {
             max_line,
-            chunks,
-            bytes,
+            chunks: chunks.to_vec(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -91,20 +84,59 @@ impl NdjsonInput {
     }
 }
 
+/// Read the header every framing target shares: `N` 2-byte big-endian bounds (each
+/// `default` when the input is too short), a count byte, that many chunk lengths; the
+/// rest is the payload. Borrows, so a fuzz run allocates nothing for it.
+fn split_input<const N: usize>(data: &[u8], default: u16) -> ([u16; N], &[u8], &[u8]) {
+    let mut bounds = [default; N];
+    for (i, bound) in bounds.iter_mut().enumerate() {
+        if let Some(&[hi, lo]) = data.get(2 * i..2 * i + 2) {
+            *bound = u16::from_be_bytes([hi, lo]);
+        }
+    }
+    let count = data.get(2 * N).copied().unwrap_or(0) as usize;
+    let chunks_start = (2 * N + 1).min(data.len());
+    let chunks_end = (chunks_start + count).min(data.len());
+    (bounds, &data[chunks_start..chunks_end], &data[chunks_end..])
+}
+
+/// Deliver `bytes` in pieces whose lengths are `chunks` repeated until the bytes run
+/// out, then an empty last piece. One length of 1 is byte-by-byte delivery; lengths
+/// of 0 are empty pushes; no lengths (or only zeros) deliver the bytes whole.
+fn for_each_piece(chunks: &[u8], mut bytes: &[u8], mut deliver: impl FnMut(&[u8])) {
+    if chunks.iter().any(|&len| len > 0) {
+        for &len in chunks.iter().cycle() {
+            if bytes.is_empty() {
+                break;
+            }
+            let (piece, rest) = bytes.split_at(usize::from(len).min(bytes.len()));
+            deliver(piece);
+            bytes = rest;
+        }
+    } else {
+        chunks.iter().for_each(|_| deliver(&[]));
+    }
+    deliver(bytes);
+}
+
 /// Decoding is independent of chunking, never panics, and respects its bounds.
 pub fn ndjson_decoder(input: &NdjsonInput) {
-    let max_line = usize::from(input.max_line).max(1);
-    let whole = NdjsonDecoder::decode_all(max_line, &input.bytes);
+    ndjson_decoder_parts(input.max_line, &input.chunks, &input.bytes);
+}
+
+/// [`ndjson_decoder`] on a raw fuzz input, without copying it.
+pub fn ndjson_decoder_bytes(data: &[u8]) {
+    let ([max_line], chunks, bytes) = split_input(data, 256);
+    ndjson_decoder_parts(max_line, chunks, bytes);
+}
+
+fn ndjson_decoder_parts(max_line: u16, chunks: &[u8], bytes: &[u8]) {
+    let max_line = usize::from(max_line).max(1);
+    let whole = NdjsonDecoder::decode_all(max_line, bytes);
 
     let mut decoder = NdjsonDecoder::new(max_line);
-    let mut chunked = Vec::new();
-    let mut rest = &input.bytes[..];
-    for &len in &input.chunks {
-        let take = usize::from(len).min(rest.len());
-        decoder.push(&rest[..take], &mut chunked);
-        rest = &rest[take..];
-    }
-    decoder.push(rest, &mut chunked);
+    let mut chunked = Vec::with_capacity(whole.len());
+    for_each_piece(chunks, bytes, |piece| decoder.push(piece, &mut chunked));
     decoder.finish(&mut chunked);
 
     assert_eq!(whole, chunked, "chunking changed the decoded frames");
@@ -132,16 +164,11 @@ impl ChunkedInput {
     /// lengths, then the payload. Seeds start with `\x01\x00\x04\x00\x00` (bounds
     /// 256 and 1024, no chunks) followed by the stream verbatim.
     pub fn from_bytes(data: &[u8]) -> Self {
-        let bound = |i: usize| match data.get(i..i + 2) {
-            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
-            _ => 1024,
-        };
-        let count = data.get(4).copied().unwrap_or(0) as usize;
-        let chunks_end = (5 + count).min(data.len());
+        let (bounds, chunks, bytes) = split_input(data, 1024);
         ChunkedInput {
-            bounds: [bound(0), bound(2)],
-            chunks: data.get(5..chunks_end).unwrap_or_default().to_vec(),
-            bytes: data.get(chunks_end..).unwrap_or_default().to_vec(),
+            bounds,
+            chunks: chunks.to_vec(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -155,56 +182,27 @@ impl ChunkedInput {
         out.extend_from_slice(&self.bytes);
         out
     }
-
-    /// The payload cut as the input says.
-    fn pieces(&self) -> Vec<&[u8]> {
-        let mut pieces = Vec::new();
-        let mut rest = &self.bytes[..];
-        for &len in &self.chunks {
-            let take = usize::from(len).min(rest.len());
-            pieces.push(&rest[..take]);
-            rest = &rest[take..];
-        }
-        pieces.push(rest);
-        pieces
-    }
 }
 
-/// Inputs up to this size are also decoded one byte at a time: the harshest chunking.
-const BYTEWISE_MAX: usize = 4096;
-
 /// The SSE decoder never panics, respects its bounds, and yields the same items
-/// whether the bytes come whole, in the input's chunks, or one at a time.
+/// whether the bytes come whole or cut as the input says (its chunk lengths repeat
+/// over the whole stream, so one length of 1 is byte-by-byte delivery).
 pub fn sse_decoder(data: &[u8]) {
-    let input = ChunkedInput::from_bytes(data);
+    let ([max_line, max_event], chunks, bytes) = split_input(data, 1024);
     let limits = SseLimits {
-        max_line: usize::from(input.bounds[0]).max(1),
-        max_event: usize::from(input.bounds[1]).max(1),
+        max_line: usize::from(max_line).max(1),
+        max_event: usize::from(max_event).max(1),
         max_remembered_ids: 4096,
     };
-    let run = |pieces: &[&[u8]]| {
+    let run = |chunks: &[u8]| {
         let mut decoder = SseDecoder::new(limits);
         let mut items = Vec::new();
-        for piece in pieces {
-            decoder.push(piece, &mut items);
-        }
+        for_each_piece(chunks, bytes, |piece| decoder.push(piece, &mut items));
         decoder.finish(&mut items);
         items
     };
-    let whole = run(&[&input.bytes]);
-    assert_eq!(
-        whole,
-        run(&input.pieces()),
-        "chunking changed the SSE items"
-    );
-    if input.bytes.len() <= BYTEWISE_MAX {
-        let bytewise: Vec<&[u8]> = input.bytes.chunks(1).collect();
-        assert_eq!(
-            whole,
-            run(&bytewise),
-            "byte-wise delivery changed the SSE items"
-        );
-    }
+    let whole = run(&[]);
+    assert_eq!(whole, run(chunks), "chunking changed the SSE items");
     let mut last_line = 0;
     for (i, item) in whole.iter().enumerate() {
         let line = match item {
@@ -249,20 +247,18 @@ fn merge_bodies(items: Vec<ResponseItem>) -> Vec<ResponseItem> {
 /// The HTTP response parser never panics, respects its bounds, stops at its first
 /// error, and yields the same heads, bodies and errors however the bytes are chunked.
 pub fn http_response_decoder(data: &[u8]) {
-    let input = ChunkedInput::from_bytes(data);
+    let ([max_head, max_body], chunks, bytes) = split_input(data, 1024);
     let limits = ResponseLimits {
-        max_head: usize::from(input.bounds[0]).max(1),
+        max_head: usize::from(max_head).max(1),
         max_headers: 16,
-        max_body: u64::from(input.bounds[1]),
+        max_body: u64::from(max_body),
         max_chunk_line: 64,
         max_trailers: 128,
     };
-    let run = |pieces: &[&[u8]]| {
+    let run = |chunks: &[u8]| {
         let mut decoder = ResponseDecoder::new(limits);
         let mut items = Vec::new();
-        for piece in pieces {
-            decoder.push(piece, &mut items);
-        }
+        for_each_piece(chunks, bytes, |piece| decoder.push(piece, &mut items));
         decoder.finish(&mut items);
         assert!(
             items
@@ -272,20 +268,8 @@ pub fn http_response_decoder(data: &[u8]) {
         );
         merge_bodies(items)
     };
-    let whole = run(&[&input.bytes]);
-    assert_eq!(
-        whole,
-        run(&input.pieces()),
-        "chunking changed the responses"
-    );
-    if input.bytes.len() <= BYTEWISE_MAX {
-        let bytewise: Vec<&[u8]> = input.bytes.chunks(1).collect();
-        assert_eq!(
-            whole,
-            run(&bytewise),
-            "byte-wise delivery changed the responses"
-        );
-    }
+    let whole = run(&[]);
+    assert_eq!(whole, run(chunks), "chunking changed the responses");
     let mut in_body = false;
     for (i, item) in whole.iter().enumerate() {
         match item {
@@ -305,7 +289,7 @@ pub fn http_response_decoder(data: &[u8]) {
             }
             ResponseItem::Error(e) => {
                 assert_eq!(i, whole.len() - 1, "items after an error");
-                assert!(e.at <= input.bytes.len() as u64, "error beyond the input");
+                assert!(e.at <= bytes.len() as u64, "error beyond the input");
                 use crate::http::FramingErrorKind::*;
                 if let MalformedStatusLine { line }
                 | MalformedHeader { line, .. }
