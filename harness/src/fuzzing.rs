@@ -134,12 +134,14 @@ fn ndjson_decoder_parts(max_line: u16, chunks: &[u8], bytes: &[u8]) {
     let max_line = usize::from(max_line).max(1);
     let whole = NdjsonDecoder::decode_all(max_line, bytes);
 
-    let mut decoder = NdjsonDecoder::new(max_line);
-    let mut chunked = Vec::with_capacity(whole.len());
-    for_each_piece(chunks, bytes, |piece| decoder.push(piece, &mut chunked));
-    decoder.finish(&mut chunked);
-
-    assert_eq!(whole, chunked, "chunking changed the decoded frames");
+    // Without chunk lengths the cut delivery is the whole input again.
+    if !chunks.is_empty() {
+        let mut decoder = NdjsonDecoder::new(max_line);
+        let mut chunked = Vec::with_capacity(whole.len());
+        for_each_piece(chunks, bytes, |piece| decoder.push(piece, &mut chunked));
+        decoder.finish(&mut chunked);
+        assert_eq!(whole, chunked, "chunking changed the decoded frames");
+    }
     for frame in &whole {
         match frame {
             Frame::Message { raw, .. } => assert!(raw.len() <= max_line),
@@ -202,7 +204,9 @@ pub fn sse_decoder(data: &[u8]) {
         items
     };
     let whole = run(&[]);
-    assert_eq!(whole, run(chunks), "chunking changed the SSE items");
+    if !chunks.is_empty() {
+        assert_eq!(whole, run(chunks), "chunking changed the SSE items");
+    }
     let mut last_line = 0;
     for (i, item) in whole.iter().enumerate() {
         let line = match item {
@@ -269,7 +273,9 @@ pub fn http_response_decoder(data: &[u8]) {
         merge_bodies(items)
     };
     let whole = run(&[]);
-    assert_eq!(whole, run(chunks), "chunking changed the responses");
+    if !chunks.is_empty() {
+        assert_eq!(whole, run(chunks), "chunking changed the responses");
+    }
     let mut in_body = false;
     for (i, item) in whole.iter().enumerate() {
         match item {

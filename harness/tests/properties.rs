@@ -78,7 +78,13 @@ proptest! {
 #[test]
 fn ndjson_decoder_corpus_replays() {
     replay_corpus("ndjson_decoder", |data| {
-        ndjson_decoder(&NdjsonInput::from_bytes(data))
+        let input = NdjsonInput::from_bytes(data);
+        ndjson_decoder(&input);
+        // Also byte by byte: the fuzz target only cuts as the input says.
+        ndjson_decoder(&NdjsonInput {
+            chunks: vec![1],
+            ..input
+        });
     });
 }
 
@@ -273,16 +279,32 @@ fn replay_corpus(target: &str, check: fn(&[u8])) {
     assert!(replayed > 0, "no seeds in {}", dir.display());
 }
 
-/// Every seed of the SSE fuzz target, replayed on stable.
-#[test]
-fn sse_decoder_corpus_replays() {
-    replay_corpus("sse_decoder", sse_decoder);
+/// The same SSE or HTTP input delivered one byte at a time.
+fn bytewise(data: &[u8]) -> Vec<u8> {
+    ChunkedInput {
+        chunks: vec![1],
+        ..ChunkedInput::from_bytes(data)
+    }
+    .to_bytes()
 }
 
-/// Every seed of the HTTP response fuzz target, replayed on stable.
+/// Every seed of the SSE fuzz target, replayed on stable (as cut, and byte-wise).
+#[test]
+fn sse_decoder_corpus_replays() {
+    replay_corpus("sse_decoder", |data| {
+        sse_decoder(data);
+        sse_decoder(&bytewise(data));
+    });
+}
+
+/// Every seed of the HTTP response fuzz target, replayed on stable (as cut, and
+/// byte-wise).
 #[test]
 fn http_response_decoder_corpus_replays() {
-    replay_corpus("http_response_decoder", http_response_decoder);
+    replay_corpus("http_response_decoder", |data| {
+        http_response_decoder(data);
+        http_response_decoder(&bytewise(data));
+    });
 }
 
 /// A scratch corpus folder for testing the replay helper itself.
