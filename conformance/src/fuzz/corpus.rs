@@ -86,8 +86,19 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
         .iter()
         .map(|r| (r.key.as_str(), r.info.method.as_str()))
         .collect();
+    // Whether a cancelled request is answered is a race the server may win or lose:
+    // as a feature it would make the corpus (and a seeded run) depend on timing.
+    let cancelled: HashSet<&str> = obs
+        .requests
+        .iter()
+        .filter(|r| r.info.cancelled)
+        .map(|r| r.key.as_str())
+        .collect();
     for e in &obs.events {
         match e {
+            Inbound::Response(v)
+                if v.get("id")
+                    .is_some_and(|id| cancelled.contains(crate::session::id_key(id).as_str())) => {}
             Inbound::Response(v) => {
                 let method = v
                     .get("id")
@@ -140,15 +151,16 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
             }
         }
     }
-    for r in &obs.requests {
+    for r in obs.requests.iter().filter(|r| !r.info.cancelled) {
         match &r.settled {
-            Settled::Answered(d) => {
-                out.insert(format!(
-                    "latency {} {}",
-                    r.info.method,
-                    latency_class(d.as_millis())
-                ));
+            // Only a latency far above scheduling noise is a feature: finer classes
+            // would make the corpus (and so a seeded run) depend on the machine's load.
+            Settled::Answered(d) if latency_class(d.as_millis()) == "very-slow" => {
+                out.insert(format!("latency {} very-slow", r.info.method));
             }
+            Settled::Answered(_) => {}
+            // Settles only by a race between an answer and its probe.
+            Settled::Unsettled => {}
             Settled::Optional => {
                 out.insert(format!("unanswered-optional {}", r.info.method));
             }

@@ -28,7 +28,7 @@ use oracles::{judge, Firing, MemoryLimits};
 use program::{IdAllocator, Program};
 use rand::{RngExt, SeedableRng};
 use report::{FindingRecord, FuzzReport, Severity, Stats, Subject, Summary, Timings, Tool};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,8 +106,11 @@ pub enum FuzzError {
 }
 
 struct SharedState {
+    /// Every job's corpus entries together (the corpus folder, the statistics).
     corpus: Corpus,
-    seeds: VecDeque<Program>,
+    /// For the shared corpus only: the jobs' own streams must not depend on it.
+    rng: Rng,
+    /// Signatures reported (each is reported once, by the job that saw it first).
     signatures: HashSet<String>,
     findings: Vec<FindingRecord>,
     first_found: Vec<(String, u64)>,
@@ -120,10 +123,9 @@ struct Engine {
     config: FuzzConfig,
     surface: Surface,
     shared: Mutex<SharedState>,
-    hangs: KnownHangs,
+    exchange: Exchange,
     stats: Arc<LiveStats>,
     started: Instant,
-    runs_left: AtomicU64,
     stop: AtomicBool,
     /// MCPSPEC_FUZZ_TRACE=1: one line per input on stderr (for debugging the fuzzer).
     trace: bool,
@@ -134,8 +136,8 @@ impl Engine {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Claim one input from the budget.
-    fn claim(&self) -> bool {
+    /// Claim one input from a job's share of the budget.
+    fn claim(&self, job: &mut Job) -> bool {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
@@ -144,13 +146,118 @@ impl Engine {
                 return false;
             }
         }
-        if self.config.budget.runs.is_some() {
-            return self
-                .runs_left
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok();
+        if let Some(left) = job.runs_left.as_mut() {
+            if *left == 0 {
+                return false;
+            }
+            *left -= 1;
         }
+        job.claimed += 1;
         true
+    }
+}
+
+/// Inputs a job runs between two corpus exchanges.
+const EXCHANGE_EVERY: u64 = 256;
+
+/// Corpus exchange between jobs at fixed points (every [`EXCHANGE_EVERY`] inputs of
+/// each job), in job order, so that a run with `--jobs N --runs M --seed S` is the same
+/// run every time: no job sees another's entries earlier or later than the round says.
+#[derive(Default)]
+struct Exchange {
+    state: Mutex<ExchangeState>,
+    changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct ExchangeState {
+    /// rounds[r][job]: the entries a job found in round r, once published.
+    rounds: Vec<Vec<Option<Vec<Program>>>>,
+    done: Vec<bool>,
+}
+
+impl Exchange {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExchangeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, jobs: usize, job: usize, round: usize, entries: Vec<Program>) {
+        let mut st = self.lock();
+        while st.rounds.len() <= round {
+            st.rounds.push(vec![None; jobs]);
+        }
+        st.rounds[round][job] = Some(entries);
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
+    fn finish(&self, jobs: usize, job: usize) {
+        let mut st = self.lock();
+        st.done.resize(jobs, false);
+        st.done[job] = true;
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
+    /// The other jobs' entries of `round`, in job order, once every job published
+    /// it or finished.
+    async fn collect(&self, jobs: usize, job: usize, round: usize) -> Vec<Program> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                let ready = (0..jobs).all(|j| {
+                    st.rounds.get(round).is_some_and(|r| r[j].is_some())
+                        || st.done.get(j).copied().unwrap_or(false)
+                });
+                if ready {
+                    return (0..jobs)
+                        .filter(|&j| j != job)
+                        .filter_map(|j| st.rounds.get(round).and_then(|r| r[j].clone()))
+                        .flatten()
+                        .collect();
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What one job keeps to itself: its random stream, corpus, seeds, budget share and
+/// the signatures it has seen (so that its inputs never depend on other jobs' timing).
+struct Job {
+    index: usize,
+    rng: Rng,
+    alloc: IdAllocator,
+    corpus: Corpus,
+    seeds: VecDeque<Program>,
+    signatures: HashSet<String>,
+    hangs: KnownHangs,
+    runs_left: Option<u64>,
+    claimed: u64,
+    round: usize,
+    /// Entries added since the last exchange.
+    fresh: Vec<Program>,
+}
+
+impl Job {
+    /// Keep an input whose run showed a new feature (here and in the shared corpus).
+    fn observe(&mut self, engine: &Engine, program: &Program, feats: &BTreeSet<String>) {
+        if self.corpus.observe(program, feats, &mut self.rng) {
+            self.fresh.push(program.clone());
+            // Whatever any job keeps is kept: the union does not depend on which job
+            // got there first.
+            let mut state = engine.lock();
+            let state = &mut *state;
+            state.corpus.mark_seen(feats);
+            state.corpus.add(program.clone(), &mut state.rng);
+            engine
+                .stats
+                .corpus
+                .store(state.corpus.len(), Ordering::Relaxed);
+        }
     }
 }
 
@@ -186,16 +293,15 @@ pub async fn run(
     let engine = Arc::new(Engine {
         shared: Mutex::new(SharedState {
             corpus: Corpus::new(corpus_dir),
-            seeds: seeds.into_iter().map(|(_, p)| p).collect(),
+            rng: Rng::seed_from_u64(config.seed ^ 0x5EED),
             signatures: HashSet::new(),
             findings: Vec::new(),
             first_found: Vec::new(),
             detected_ms: std::collections::HashMap::new(),
         }),
-        runs_left: AtomicU64::new(config.budget.runs.unwrap_or(u64::MAX)),
+        exchange: Exchange::default(),
         config,
         surface: surface.clone(),
-        hangs: KnownHangs::default(),
         stats: stats.clone(),
         started,
         stop: AtomicBool::new(false),
@@ -203,12 +309,38 @@ pub async fn run(
     });
 
     let jobs = engine.config.jobs.max(1);
+    let seeds: Vec<Program> = seeds.into_iter().map(|(_, p)| p).collect();
     let mut set = tokio::task::JoinSet::new();
     let mut first = Some(first);
     for worker in 0..jobs {
         let engine = engine.clone();
         let conn = first.take();
-        set.spawn(async move { work(engine, worker, conn).await });
+        let job =
+            Job {
+                index: worker,
+                rng: Rng::seed_from_u64(
+                    engine
+                        .config
+                        .seed
+                        .wrapping_add((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                ),
+                alloc: IdAllocator::default(),
+                corpus: Corpus::new(None),
+                // Seeds dealt round-robin; the budget split as evenly as it goes.
+                seeds: seeds.iter().skip(worker).step_by(jobs).cloned().collect(),
+                signatures: HashSet::new(),
+                hangs: KnownHangs::default(),
+                runs_left: engine.config.budget.runs.map(|runs| {
+                    runs / jobs as u64 + u64::from((worker as u64) < runs % jobs as u64)
+                }),
+                claimed: 0,
+                round: 0,
+                fresh: Vec::new(),
+            };
+        set.spawn(async move {
+            work(engine.clone(), job, conn).await;
+            engine.exchange.finish(jobs, worker);
+        });
     }
     // Findings are reported as they are saved; the progress hook is not Send-bound
     // to the workers, so they queue records that are forwarded here.
@@ -293,16 +425,19 @@ const BATCH_INPUTS: usize = 16;
 const BATCH_STEPS: usize = 128;
 
 /// One worker: its own server process, its own RNG stream.
-async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
-    let mut rng = Rng::seed_from_u64(
-        engine
-            .config
-            .seed
-            .wrapping_add((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-    );
-    let mut alloc = IdAllocator::default();
+async fn work(engine: Arc<Engine>, mut job: Job, mut conn: Option<Conn>) {
+    let worker = job.index;
+    let jobs = engine.config.jobs.max(1);
     loop {
-        let batch = claim_batch(&engine, &mut rng, &mut alloc);
+        if jobs > 1 && job.claimed >= (job.round as u64 + 1) * EXCHANGE_EVERY {
+            let entries = std::mem::take(&mut job.fresh);
+            engine.exchange.publish(jobs, worker, job.round, entries);
+            for program in engine.exchange.collect(jobs, worker, job.round).await {
+                job.corpus.add(program, &mut job.rng);
+            }
+            job.round += 1;
+        }
+        let batch = claim_batch(&engine, &mut job);
         if batch.is_empty() {
             break;
         }
@@ -311,13 +446,13 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
         };
         if let [program] = batch.as_slice() {
             engine.stats.execs.fetch_add(1, Ordering::Relaxed);
-            run_single(&engine, worker, &mut current, program, &mut rng).await;
+            run_single(&engine, &mut job, &mut current, program).await;
             conn = Some(current);
             continue;
         }
         let (joined, starts) = Program::concat(&batch);
         let obs = current
-            .run_batch(&joined, &starts, &engine.config.limits, &engine.hangs)
+            .run_batch(&joined, &starts, &engine.config.limits, &job.hangs)
             .await;
         engine
             .stats
@@ -330,41 +465,37 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
         trace(&engine, worker, &joined, &obs);
         let firings = judge(&obs, &current.rss, &engine.config.memory);
         let feats = features(&obs);
-        let (fresh, novel) = {
+        let mut fresh: Vec<Firing> = Vec::new();
+        {
             let mut state = engine.lock();
-            let mut fresh: Vec<Firing> = Vec::new();
             let now = engine.started.elapsed().as_millis() as u64;
             for f in firings {
-                if !state.signatures.contains(&f.signature)
+                if !job.signatures.contains(&f.signature)
                     && !fresh.iter().any(|g| g.signature == f.signature)
                 {
                     state.detected_ms.entry(f.signature.clone()).or_insert(now);
                     fresh.push(f);
                 }
             }
-            let novel = state.corpus.is_novel(&feats);
+        }
+        let mut novel = job.corpus.is_novel(&feats);
+        if novel && fresh.is_empty() {
             // New features that belong to one input's own requests make that input a
             // corpus entry without running it again; only features of the batch as a
             // whole (notifications, broken lines, the process) need the inputs alone.
-            let attributed = novel && fresh.is_empty() && {
-                let per_input = corpus::features_per_input(&obs, &starts);
-                let unexplained = feats
-                    .iter()
-                    .any(|f| !state.corpus.seen(f) && !per_input.iter().any(|own| own.contains(f)));
-                if !unexplained {
-                    for (program, own) in batch.iter().zip(&per_input) {
-                        state.corpus.observe(program, own, &mut rng);
-                    }
-                    state.corpus.mark_seen(&feats);
-                    engine
-                        .stats
-                        .corpus
-                        .store(state.corpus.len(), Ordering::Relaxed);
+            let per_input = corpus::features_per_input(&obs, &starts);
+            let unexplained = feats
+                .iter()
+                .any(|f| !job.corpus.seen(f) && !per_input.iter().any(|own| own.contains(f)));
+            if !unexplained {
+                for (program, own) in batch.iter().zip(&per_input) {
+                    job.observe(&engine, program, own);
                 }
-                !unexplained
-            };
-            (fresh, novel && !attributed)
-        };
+                job.corpus.mark_seen(&feats);
+                engine.lock().corpus.mark_seen(&feats);
+                novel = false;
+            }
+        }
         if fresh.is_empty() && !novel {
             conn = Some(current);
             continue;
@@ -376,17 +507,18 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
             let Some(mut c) = ensure_conn(&engine, slot.take()).await else {
                 return;
             };
-            run_single(&engine, worker, &mut c, program, &mut rng).await;
+            run_single(&engine, &mut job, &mut c, program).await;
             slot = Some(c);
         }
         // What no input showed alone belongs to the batch as a whole.
         for firing in fresh {
-            if !engine.lock().signatures.insert(firing.signature.clone()) {
+            if !job.signatures.insert(firing.signature.clone()) {
                 continue;
             }
             let observed = batch_observed.clone().unwrap_or_default();
             record_finding(&engine, &joined, &firing, &observed).await;
         }
+        job.corpus.mark_seen(&feats);
         engine.lock().corpus.mark_seen(&feats);
         conn = slot;
     }
@@ -395,12 +527,18 @@ async fn work(engine: Arc<Engine>, worker: usize, mut conn: Option<Conn>) {
     }
 }
 
-/// Claim up to a batch of inputs from the budget. A close ends a batch.
-fn claim_batch(engine: &Engine, rng: &mut Rng, alloc: &mut IdAllocator) -> Vec<Program> {
+/// Claim up to a batch of inputs from the job's budget. A close ends a batch, and so
+/// does the job's next exchange point.
+fn claim_batch(engine: &Engine, job: &mut Job) -> Vec<Program> {
     let mut batch = Vec::new();
     let mut steps = 0;
-    while batch.len() < BATCH_INPUTS && steps < BATCH_STEPS && engine.claim() {
-        let program = next_program(engine, rng, alloc);
+    let exchange_at = (job.round as u64 + 1) * EXCHANGE_EVERY;
+    while batch.len() < BATCH_INPUTS
+        && steps < BATCH_STEPS
+        && (engine.config.jobs <= 1 || job.claimed < exchange_at)
+        && engine.claim(job)
+    {
+        let program = next_program(engine, job);
         let closes = program.steps.iter().any(|s| s.close_stdin);
         steps += program.steps.len();
         batch.push(program);
@@ -438,38 +576,22 @@ fn observed_of(conn: &Conn) -> Observed {
 
 /// Run one input alone, judge it, keep it when it shows something new, report what
 /// fired for the first time.
-async fn run_single(
-    engine: &Engine,
-    worker: usize,
-    current: &mut Conn,
-    program: &Program,
-    rng: &mut Rng,
-) {
+async fn run_single(engine: &Engine, job: &mut Job, current: &mut Conn, program: &Program) {
     let obs = current
-        .run(program, &engine.config.limits, &engine.hangs)
+        .run(program, &engine.config.limits, &job.hangs)
         .await;
-    trace(engine, worker, program, &obs);
+    trace(engine, job.index, program, &obs);
     engine
         .stats
         .messages
         .fetch_add(obs.messages as u64, Ordering::Relaxed);
     let firings = judge(&obs, &current.rss, &engine.config.memory);
     let feats = features(&obs);
-    {
-        let mut state = engine.lock();
-        state.corpus.observe(program, &feats, rng);
-        engine
-            .stats
-            .corpus
-            .store(state.corpus.len(), Ordering::Relaxed);
-    }
-    let fresh: Vec<Firing> = {
-        let mut state = engine.lock();
-        firings
-            .into_iter()
-            .filter(|f| state.signatures.insert(f.signature.clone()))
-            .collect()
-    };
+    job.observe(engine, program, &feats);
+    let fresh: Vec<Firing> = firings
+        .into_iter()
+        .filter(|f| job.signatures.insert(f.signature.clone()))
+        .collect();
     if fresh.is_empty() {
         return;
     }
@@ -485,11 +607,17 @@ async fn run_single(
 /// Confirm, shrink and save a finding, and stop the run when every `--stop-on`
 /// oracle has one.
 async fn record_finding(engine: &Engine, program: &Program, firing: &Firing, observed: &Observed) {
-    let found_ms = engine
-        .lock()
-        .detected_ms
-        .remove(&firing.signature)
-        .unwrap_or_else(|| engine.started.elapsed().as_millis() as u64);
+    let found_ms = {
+        let mut state = engine.lock();
+        // Another job reported it already.
+        if !state.signatures.insert(firing.signature.clone()) {
+            return;
+        }
+        state
+            .detected_ms
+            .remove(&firing.signature)
+            .unwrap_or_else(|| engine.started.elapsed().as_millis() as u64)
+    };
     let record = report_finding(engine, program, firing, observed).await;
     let mut state = engine.lock();
     state.first_found.push((record.signature.clone(), found_ms));
@@ -548,22 +676,24 @@ fn trace(engine: &Engine, worker: usize, program: &Program, obs: &exec::Observat
     );
 }
 
-fn next_program(engine: &Engine, rng: &mut Rng, alloc: &mut IdAllocator) -> Program {
-    let mut state = engine.lock();
-    if let Some(seed) = state.seeds.pop_front() {
+fn next_program(engine: &Engine, job: &mut Job) -> Program {
+    if let Some(seed) = job.seeds.pop_front() {
         return seed;
     }
-    if !state.corpus.is_empty() && rng.random_bool(0.7) {
-        let base = state.corpus.pick(rng).cloned();
-        let other = state.corpus.pick(rng).cloned();
-        drop(state);
+    if !job.corpus.is_empty() && job.rng.random_bool(0.7) {
+        let base = job.corpus.pick(&mut job.rng).cloned();
+        let other = job.corpus.pick(&mut job.rng).cloned();
         if let Some(base) = base {
-            return input::mutate(&base, other.as_ref(), rng, &engine.surface, alloc);
+            return input::mutate(
+                &base,
+                other.as_ref(),
+                &mut job.rng,
+                &engine.surface,
+                &mut job.alloc,
+            );
         }
-    } else {
-        drop(state);
     }
-    input::generate(rng, &engine.surface, alloc)
+    input::generate(&mut job.rng, &engine.surface, &mut job.alloc)
 }
 
 /// Confirm, shrink and save one new finding.

@@ -422,3 +422,68 @@ fn server_stdio_seeds_are_silent_on_the_clean_fixture() {
         }
     }
 }
+
+/// `--jobs 2 --runs N --seed S` is one run, whatever the threads' timing: each job
+/// has its own stream, seeds and budget share, and the jobs exchange corpus entries at
+/// fixed points in job order. Two runs keep the same corpus and find the same things.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_jobs_with_the_same_seed_make_the_same_run() {
+    async fn once(name: &str) -> (Vec<String>, Vec<String>, u64) {
+        let corpus = scratch(name);
+        let artifacts = scratch(&format!("{name}-findings"));
+        let target = target(Some("string-error-code"));
+        let config = FuzzConfig {
+            argv: vec![target.command.display()],
+            target,
+            limits: limits(),
+            memory: memory(),
+            seed: 11,
+            jobs: 2,
+            budget: Budget {
+                time: Some(Duration::from_secs(120)),
+                runs: Some(700),
+            },
+            corpus_dir: Some(corpus.clone()),
+            artifacts: artifacts.clone(),
+            allow_tools: Vec::new(),
+            minimise: MinimiseBudget {
+                attempts: 2,
+                time: Duration::from_secs(5),
+            },
+            shrink: false,
+            builtin_seeds: true,
+            stop_on: Vec::new(),
+        };
+        let report = run(config, Arc::new(LiveStats::default()), &NoProgress)
+            .await
+            .expect("fuzzing starts");
+        let mut entries: Vec<String> = std::fs::read_dir(&corpus)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        let mut signatures: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| f.signature.clone())
+            .collect();
+        signatures.sort();
+        let _ = std::fs::remove_dir_all(&corpus);
+        let _ = std::fs::remove_dir_all(&artifacts);
+        (entries, signatures, report.stats.execs)
+    }
+    let first = once("jobs-a").await;
+    let second = once("jobs-b").await;
+    assert_eq!(first.2, 700, "inputs run");
+    assert!(!first.0.is_empty(), "no corpus entries were kept");
+    assert!(
+        first.1.iter().any(|s| s.starts_with("invalid-message")),
+        "the fault was not found: {:?}",
+        first.1
+    );
+    assert_eq!(first.1, second.1, "findings differ");
+    assert_eq!(first.0, second.0, "corpus entries differ");
+    assert_eq!(first.2, second.2);
+}
