@@ -93,12 +93,98 @@ impl SchemaOracle {
         schema[self.defs_key] = self.root[self.defs_key].clone();
         let validator = jsonschema::options()
             .with_draft(self.draft)
+            // jsonschema 0.33 checks `uri-template` with a pattern that rejects
+            // upper-case variable names (`{resourceId}`), which RFC 6570 allows.
+            .with_format("uri-template", is_uri_template)
             .build(&schema)
             .map_err(|e| vec![format!("the schema for {name} does not compile: {e}")])?;
         let validator = Arc::new(validator);
         cache.insert(name.to_string(), validator.clone());
         Ok(validator)
     }
+}
+
+/// Whether `text` follows the URI Template syntax of RFC 6570 §2 (levels 1-4):
+/// literals, and expressions `{[op]varspec,...}` whose variable names are letters,
+/// digits, `_`, percent-escapes and inner dots, each with an optional `:N` or `*`.
+pub fn is_uri_template(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '{' => {
+                let Some(end) = rest.find('}') else {
+                    return false;
+                };
+                if !is_template_expression(&rest[1..end]) {
+                    return false;
+                }
+                rest = &rest[end + 1..];
+            }
+            '%' => {
+                if !is_pct_encoded(rest) {
+                    return false;
+                }
+                rest = &rest[3..];
+            }
+            c if c.is_control()
+                || matches!(
+                    c,
+                    ' ' | '"' | '\'' | '<' | '>' | '\\' | '^' | '`' | '|' | '}'
+                ) =>
+            {
+                return false;
+            }
+            c => rest = &rest[c.len_utf8()..],
+        }
+    }
+    true
+}
+
+fn is_pct_encoded(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 3 && b[0] == b'%' && b[1].is_ascii_hexdigit() && b[2].is_ascii_hexdigit()
+}
+
+/// The inside of one `{...}` expression.
+fn is_template_expression(inner: &str) -> bool {
+    let list = inner
+        .strip_prefix(['+', '#', '.', '/', ';', '?', '&', '=', ',', '!', '@', '|'])
+        .unwrap_or(inner);
+    !list.is_empty() && list.split(',').all(is_varspec)
+}
+
+fn is_varspec(spec: &str) -> bool {
+    let (name, modifier) = match spec.split_once(':') {
+        Some((name, length)) => (name, Some(length)),
+        None => match spec.strip_suffix('*') {
+            Some(name) => (name, None),
+            None => (spec, None),
+        },
+    };
+    let length_ok = modifier.is_none_or(|n| {
+        (1..=4).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
+    });
+    length_ok && is_varname(name)
+}
+
+fn is_varname(name: &str) -> bool {
+    if name.is_empty() || name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        return false;
+    }
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        if c == '%' {
+            if !is_pct_encoded(rest) {
+                return false;
+            }
+            rest = &rest[3..];
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            rest = &rest[1..];
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The result definition of each server method a client calls.
@@ -132,6 +218,38 @@ pub fn error_response_definition(oracle: &SchemaOracle) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uri_templates_follow_rfc_6570() {
+        for ok in [
+            "demo://resource/dynamic/text/{resourceId}",
+            "file:///{path}",
+            "http://example.com/{+path}{?query,page:3}{&list*}",
+            "testbed://items/{id}",
+            "/x/{a.b}/{%41}",
+            "plain://no-expressions",
+            "caf\u{e9}/{x}",
+        ] {
+            assert!(is_uri_template(ok), "{ok}");
+        }
+        for bad in [
+            "a/{",
+            "a/{}",
+            "a/{x",
+            "a/}",
+            "a b/{x}",
+            "a/{x y}",
+            "a/{x:0}",
+            "a/{x:12345}",
+            "a/{x.}",
+            "a/{..x}",
+            "a/{x..y}",
+            "a/%zz",
+            "a/{x-y}",
+        ] {
+            assert!(!is_uri_template(bad), "{bad}");
+        }
+    }
 
     /// Uses the real schemas when MCPSPEC_SCHEMA_DIR points at them (CI sets it).
     fn oracle(revision: Revision) -> Option<SchemaOracle> {
