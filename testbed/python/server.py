@@ -1,6 +1,7 @@
 """mcpspec test-bed server built on the official MCP Python SDK (2.x).
 
-A small but representative server: read-only tools, a tool that always fails,
+A small but representative server: read-only tools (one of them slow, reporting
+progress), a tool that always fails,
 a static resource, a resource template, a prompt with a required argument and
 argument completion for that prompt.
 
@@ -15,8 +16,9 @@ HTTP transports always bind 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import asyncio
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import (
     Completion,
@@ -44,7 +46,7 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 mcp = MCPServer(
     name="mcpspec-testbed-python",
     version="0.1.0",
-    instructions="mcpspec test-bed server (Python SDK). Tools: echo, add, fail.",
+    instructions="mcpspec test-bed server (Python SDK). Tools: echo, add, slow, fail.",
 )
 
 
@@ -56,6 +58,18 @@ def echo(text: str) -> str:
 @mcp.tool(description="Add two integers.", annotations=READ_ONLY)
 def add(a: int, b: int) -> int:
     return a + b
+
+
+@mcp.tool(
+    description="Wait `ms` milliseconds (at most 10000), reporting progress four times, then say so.",
+    annotations=READ_ONLY,
+)
+async def slow(ms: int, ctx: Context) -> str:
+    ms = max(0, min(ms, 10_000))
+    for step in range(1, 5):
+        await asyncio.sleep(ms / 4000)
+        await ctx.report_progress(step, 4)
+    return f"waited {ms} ms"
 
 
 @mcp.tool(

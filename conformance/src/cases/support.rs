@@ -186,6 +186,90 @@ pub async fn callable_tools(ctx: &Ctx) -> Result<Vec<CallableTool>, Verdict> {
         .collect())
 }
 
+/// A safe tool that runs for as long as it is asked to: cases that need a request in
+/// flight (a ping while it runs, stdin closed under it, an SSE stream cut in the middle)
+/// drive it. Recognised by a numeric duration parameter, not by a fixture name, so real
+/// servers qualify (server-everything's `trigger-long-running-operation` takes
+/// `duration` in seconds; the fixture's `slow` takes `ms`).
+#[derive(Clone, Debug)]
+pub struct SlowTool {
+    pub name: String,
+    /// The tool's own required arguments, synthesised from its schema.
+    base: Value,
+    /// The duration parameter and how many milliseconds one unit of it is.
+    param: String,
+    unit_ms: u64,
+    integer: bool,
+}
+
+impl SlowTool {
+    /// Arguments asking the tool to run for about `ms` milliseconds.
+    pub fn arguments(&self, ms: u64) -> Value {
+        let mut args = self.base.clone();
+        let amount = if self.integer {
+            json!(ms.div_ceil(self.unit_ms).max(1))
+        } else {
+            json!(ms as f64 / self.unit_ms as f64)
+        };
+        if let Some(obj) = args.as_object_mut() {
+            obj.insert(self.param.clone(), amount);
+        }
+        args
+    }
+}
+
+/// Duration parameter names and the milliseconds in one unit of each.
+const DURATION_PARAMS: &[(&str, u64)] = &[
+    ("ms", 1),
+    ("millis", 1),
+    ("milliseconds", 1),
+    ("delay_ms", 1),
+    ("delayMs", 1),
+    ("duration_ms", 1),
+    ("durationMs", 1),
+    ("sleep_ms", 1),
+    ("seconds", 1000),
+    ("secs", 1000),
+    ("duration", 1000),
+    ("delay", 1000),
+    ("sleep", 1000),
+];
+
+/// The slow tool of a tools list, if one is safe to call (see [`SlowTool`]).
+pub fn find_slow_tool(ctx: &Ctx, tools: &[Value]) -> Option<SlowTool> {
+    tools
+        .iter()
+        .filter(|t| is_safe_tool(ctx, t))
+        .find_map(|tool| {
+            let name = tool.get("name")?.as_str()?.to_string();
+            let schema = tool.get("inputSchema")?;
+            let props = schema.get("properties")?.as_object()?;
+            let (param, unit_ms, integer) = DURATION_PARAMS.iter().find_map(|(p, unit)| {
+                let ty = props.get(*p)?.get("type")?.as_str()?;
+                matches!(ty, "integer" | "number").then(|| (p.to_string(), *unit, ty == "integer"))
+            })?;
+            Some(SlowTool {
+                name,
+                base: synthesize(schema, 0)?,
+                param,
+                unit_ms,
+                integer,
+            })
+        })
+}
+
+/// The server's slow tool, or an `untestable` verdict saying what `needed_for` lacks.
+pub async fn slow_tool(ctx: &Ctx, needed_for: &str) -> Result<SlowTool, Verdict> {
+    let tools = list_all(ctx.session(), "tools/list", "tools", ctx.timeout()).await?;
+    find_slow_tool(ctx, &tools).ok_or_else(|| {
+        Verdict::untestable(format!(
+            "{needed_for}, and no safe tool takes a duration (a numeric `ms`, `seconds`, \
+             `duration` or `delay` parameter; a tool not annotated readOnlyHint can be \
+             allowed with --allow-tool NAME)"
+        ))
+    })
+}
+
 /// The first callable tool, or an `untestable` verdict explaining how to allow one.
 pub async fn first_callable_tool(ctx: &Ctx) -> Result<CallableTool, Verdict> {
     callable_tools(ctx)

@@ -5,7 +5,7 @@
 //!   mcpspec-testbed-rmcp --port N             serve streamable HTTP on http://127.0.0.1:N/mcp
 //!                                             (only when built with `--features http`)
 //!
-//! Exposes two read-only tools (`echo`, `add`), one prompt with a required
+//! Exposes three read-only tools (`echo`, `add`, `slow`), one prompt with a required
 //! argument (`summarize`, with completion for that argument) and one static
 //! text resource (`testbed://static/hello`).
 
@@ -41,6 +41,12 @@ struct AddArgs {
     a: i64,
     /// Second addend.
     b: i64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct SlowArgs {
+    /// Milliseconds to wait (at most 10000).
+    ms: u64,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -92,6 +98,21 @@ impl TestbedServer {
         a.checked_add(b)
             .map(|sum| sum.to_string())
             .ok_or_else(|| McpError::invalid_params("integer overflow", None))
+    }
+
+    #[tool(
+        description = "Wait `ms` milliseconds (at most 10000), then say so.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn slow(&self, Parameters(SlowArgs { ms }): Parameters<SlowArgs>) -> String {
+        let ms = ms.min(10_000);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        format!("waited {ms} ms")
     }
 }
 

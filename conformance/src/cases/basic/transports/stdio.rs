@@ -2,7 +2,9 @@
 //! directions, what may appear on stdout, start-up and shutdown of the process.
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{callable_tools, is_safe_tool, list_all, still_serving, synthesize};
+use crate::cases::support::{
+    callable_tools, find_slow_tool, is_safe_tool, list_all, still_serving, synthesize,
+};
 use crate::session::{request_message, RequestError, Response, Session};
 use crate::spec::{Level, Revisions, STDIO};
 use crate::traffic::Inbound;
@@ -1310,6 +1312,7 @@ async fn exit_on_stdin_eof(ctx: &mut Ctx) -> CaseResult {
 async fn in_flight_answered_at_eof(ctx: &mut Ctx) -> CaseResult {
     let session = ctx.session().clone();
     let t = ctx.timeout();
+    // Needs a request that is still running when stdin closes.
     let tools = match list_all(&session, "tools/list", "tools", t).await {
         Ok(tools) => tools,
         Err(v) => {
@@ -1319,29 +1322,19 @@ async fn in_flight_answered_at_eof(ctx: &mut Ctx) -> CaseResult {
             )))
         }
     };
-    // Needs a request that is still running when stdin closes: a safe `slow` tool.
-    let Some((tool, mut arguments)) = tools.iter().find_map(|tool| {
-        let named_slow = tool.get("name").and_then(Value::as_str) == Some("slow");
-        let args = synthesize(tool.get("inputSchema")?, 0)?;
-        (named_slow && is_safe_tool(ctx, tool)).then(|| (tool.clone(), args))
-    }) else {
+    let Some(slow) = find_slow_tool(ctx, &tools) else {
         return Ok(Verdict::untestable(
-            "needs a tool named `slow` that is safe to call (readOnlyHint, or --allow-tool slow) to have a request in flight at end-of-file",
+            "needs a safe tool that takes a duration (e.g. `ms` or `seconds`; readOnlyHint, \
+             or --allow-tool NAME) to have a request in flight at end-of-file",
         ));
     };
-    let has_ms = tool
-        .pointer("/inputSchema/properties/ms/type")
-        .is_some_and(|ty| ty == "integer" || ty == "number");
-    if has_ms {
-        arguments["ms"] = json!(500);
-    }
     let id = json!("mcpspec-in-flight");
     let pending = session.expect(&id, "tools/call");
     session
         .send(&request_message(
             &id,
             "tools/call",
-            Some(json!({ "name": "slow", "arguments": arguments })),
+            Some(json!({ "name": slow.name, "arguments": slow.arguments(500) })),
         ))
         .await?;
     session.close_stdin().await;

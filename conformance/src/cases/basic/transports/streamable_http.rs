@@ -5,7 +5,7 @@
 //! version header) and see the exact status and media type of each answer.
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::callable_tools;
+use crate::cases::support::{callable_tools, slow_tool, SlowTool};
 use crate::session::{media_type, request_message, HttpSessionInfo, RequestError};
 use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::util::clip;
@@ -1370,22 +1370,6 @@ async fn quick_tool(ctx: &Ctx) -> Result<(String, Value), Verdict> {
     Ok((tool.name, tool.arguments))
 }
 
-/// A safe tool named `slow` taking `ms`, or untestable.
-async fn slow_tool(ctx: &Ctx, why: &str) -> Result<String, Verdict> {
-    let tools = callable_tools(ctx).await?;
-    tools
-        .into_iter()
-        .find(|t| {
-            t.name == "slow" && t.definition.pointer("/inputSchema/properties/ms").is_some()
-        })
-        .map(|t| t.name)
-        .ok_or_else(|| {
-            Verdict::untestable(format!(
-                "no safe tool named `slow` taking `ms`: {why} (a server with such a tool not annotated readOnlyHint can allow it with --allow-tool slow)"
-            ))
-        })
-}
-
 /// HTTP-004: the response arrives on the stream, nothing answers another request
 /// there, and the server ends the stream after it.
 async fn sse_answer_closes(ctx: &mut Ctx) -> CaseResult {
@@ -1884,11 +1868,11 @@ async fn traffic_on_streams(
     Ok(streams)
 }
 
-/// The progress-reporting tool to drive streams with: `slow` (quick setting) when
+/// The progress-reporting tool to drive streams with: the slow tool (quick setting) when
 /// offered, else the quick tool.
 async fn stream_tool(ctx: &Ctx) -> Option<(String, Value)> {
-    if slow_tool(ctx, "").await.is_ok() {
-        return Some(("slow".to_string(), json!({ "ms": 50 })));
+    if let Ok(slow) = slow_tool(ctx, "").await {
+        return Some((slow.name.clone(), slow.arguments(50)));
     }
     quick_tool(ctx).await.ok()
 }
@@ -1970,18 +1954,19 @@ async fn event_ids_unique(ctx: &mut Ctx) -> CaseResult {
     )
 }
 
-/// POST a `slow` call answered with SSE and read until an event with an id arrived.
-/// `Err` carries the verdict when the server answers otherwise or gives no ids.
+/// POST a call of the slow tool answered with SSE and read until an event with an id
+/// arrived. `Err` carries the verdict when the server answers otherwise or gives no ids.
 async fn start_cut_call(
     ctx: &Ctx,
     info: &HttpSessionInfo,
+    slow: &SlowTool,
     id: &Value,
     token: &str,
     ms: u64,
 ) -> Result<OpenStream, Verdict> {
-    let body = tool_call(id, "slow", &json!({ "ms": ms }), token);
-    let mut s =
-        OpenStream::open(info, info.post(body), "POST tools/call slow", ctx.timeout()).await?;
+    let body = tool_call(id, &slow.name, &slow.arguments(ms), token);
+    let label = format!("POST tools/call {}", slow.name);
+    let mut s = OpenStream::open(info, info.post(body), &label, ctx.timeout()).await?;
     if !s.is_sse() {
         return Err(Verdict::untestable(format!(
             "the slow call was not answered with SSE, so there is no stream to cut: {}",
@@ -2004,18 +1989,18 @@ async fn start_cut_call(
 /// HTTP-016: cut stream A, let stream B run to its end, resume A with its last event
 /// id: only A's messages may come back.
 async fn resume_only_broken_stream(ctx: &mut Ctx) -> CaseResult {
-    slow_tool(
+    let slow = slow_tool(
         ctx,
         "HTTP-016 needs a call that runs while its stream is cut",
     )
     .await?;
     let info = http_info(ctx)?;
     let a = ctx.session().next_id();
-    let cut = start_cut_call(ctx, &info, &a, "mcpspec-resume-A", CUT_CALL_MS).await?;
+    let cut = start_cut_call(ctx, &info, &slow, &a, "mcpspec-resume-A", CUT_CALL_MS).await?;
     let last = cut.last_event_id().unwrap_or_default();
     drop(cut);
     let b = ctx.session().next_id();
-    let body = tool_call(&b, "slow", &json!({ "ms": 50 }), "mcpspec-resume-B");
+    let body = tool_call(&b, &slow.name, &slow.arguments(50), "mcpspec-resume-B");
     let mut other = OpenStream::open(
         &info,
         info.post(body),
@@ -2079,14 +2064,14 @@ async fn resume_only_broken_stream(ctx: &mut Ctx) -> CaseResult {
 /// HTTP-017: drop a call's SSE connection midway; resuming the stream still yields the
 /// call's response (the server kept working).
 async fn dropped_stream_not_cancelled(ctx: &mut Ctx) -> CaseResult {
-    slow_tool(
+    let slow = slow_tool(
         ctx,
         "HTTP-017 needs a call that runs while its connection is dropped",
     )
     .await?;
     let info = http_info(ctx)?;
     let id = ctx.session().next_id();
-    let cut = start_cut_call(ctx, &info, &id, "mcpspec-dropped", CUT_CALL_MS).await?;
+    let cut = start_cut_call(ctx, &info, &slow, &id, "mcpspec-dropped", CUT_CALL_MS).await?;
     let last = cut.last_event_id().unwrap_or_default();
     // Dropping the stream closes the connection: the client went away mid-call.
     drop(cut);
@@ -2200,7 +2185,7 @@ async fn get_stream_reconnect(ctx: &mut Ctx) -> CaseResult {
 async fn priming_event(ctx: &mut Ctx) -> CaseResult {
     // A call long enough for a server to close early and serve the rest on resumption.
     let (name, arguments) = match slow_tool(ctx, "").await {
-        Ok(name) => (name, json!({ "ms": CUT_CALL_MS })),
+        Ok(slow) => (slow.name.clone(), slow.arguments(CUT_CALL_MS)),
         Err(_) => quick_tool(ctx).await?,
     };
     let info = http_info(ctx)?;

@@ -157,23 +157,12 @@ async fn with_params(ctx: &mut Ctx) -> CaseResult {
 }
 
 async fn not_blocked(ctx: &mut Ctx) -> CaseResult {
-    // Only a tool we know to be slow on request: the fixture convention is a safe tool
-    // named `slow` taking its duration in `ms`.
-    let slow = support::callable_tools(ctx)
-        .await?
-        .into_iter()
-        .find(|t| t.name == "slow" && t.definition.pointer("/inputSchema/properties/ms").is_some());
-    let Some(slow) = slow else {
-        return Ok(Verdict::untestable(
-            "no safe tool named `slow` taking `ms`: PING-003 needs a request that runs for \
-             seconds while the ping is sent (a server with such a tool not annotated \
-             readOnlyHint can allow it with --allow-tool slow)",
-        ));
-    };
-    let mut arguments = slow.arguments.clone();
-    if let Some(obj) = arguments.as_object_mut() {
-        obj.insert("ms".into(), json!(SLOW_MS));
-    }
+    let slow = support::slow_tool(
+        ctx,
+        "PING-003 needs a request that runs for seconds while the ping is sent",
+    )
+    .await?;
+    let arguments = slow.arguments(SLOW_MS);
 
     let session = ctx.session();
     let start = session.mark();
@@ -194,8 +183,9 @@ async fn not_blocked(ctx: &mut Ctx) -> CaseResult {
         .find(|e| e.is_response_to(&slow_id))
     {
         return Ok(Verdict::untestable(format!(
-            "the `slow` call with ms {SLOW_MS} finished within {PING_AFTER:?}, so it was not \
-             in flight: {}",
+            "the `{}` call asked to run {SLOW_MS} ms finished within {PING_AFTER:?}, so it \
+             was not in flight: {}",
+            slow.name,
             done.describe()
         )));
     }
