@@ -87,12 +87,12 @@ pub struct CheckArgs {
     #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 
-    /// Seconds to wait for each response.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_seconds)]
+    /// Time to wait for each response (seconds, or with a unit: 500ms, 30s, 1m).
+    #[arg(long, value_name = "TIME", default_value_t = 10.0, value_parser = parse_seconds)]
     pub timeout: f64,
 
-    /// Seconds to wait for the first initialize answer (slow starters like npx need more).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
+    /// Time to wait for the first initialize answer (slow starters like npx need more).
+    #[arg(long, value_name = "TIME", default_value_t = 30.0, value_parser = parse_seconds)]
     pub init_timeout: f64,
 
     /// Also call this tool (by default only tools annotated readOnlyHint are called).
@@ -154,11 +154,12 @@ fn parse_revision(s: &str) -> Result<Revision, String> {
     })
 }
 
+/// Seconds, bare (`10`, `2.5`) or with a unit like `fuzz --time` takes (`30s`, `500ms`, `1m`).
 fn parse_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
+    match crate::fuzz::parse_duration(s).map(|d| d.as_secs_f64()) {
         Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
         _ => Err(format!(
-            "{s:?} is not a number of seconds between 0 and 3600"
+            "{s:?} is not a time between 0 and 3600 seconds (e.g. 10, 2.5, 30s, 500ms, 1m)"
         )),
     }
 }
@@ -634,11 +635,9 @@ async fn fuzz(args: FuzzArgs) -> i32 {
             env: Vec::new(),
             cwd: None,
         },
-        (None, None) => {
-            return fail_usage(
-                "no server command given; put it after `--`, e.g. mcpspec fuzz -- python3 server.py",
-            )
-        }
+        (None, None) => return fail_usage(
+            "no server command given; put it after `--`, e.g. mcpspec fuzz -- python3 server.py",
+        ),
     };
     if !args.spec.is_session_era() {
         return fail_usage(&format!(
