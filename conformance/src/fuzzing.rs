@@ -260,6 +260,11 @@ pub fn reproducer(data: &[u8]) {
     let Ok(loaded) = Reproducer::parse(text) else {
         return;
     };
+    // `replay` reads a file as a raw libFuzzer artifact when it is not a reproducer.
+    assert!(
+        !crate::fuzz::libfuzzer::is_raw_artifact(data),
+        "replay would take a loadable reproducer for a raw artifact"
+    );
     assert_eq!(
         Reproducer::parse(&loaded.to_json()).as_ref(),
         Ok(&loaded),
