@@ -97,6 +97,49 @@ pub struct NdjsonDecoder {
 struct Continuation {
     joined: Vec<u8>,
     lines: usize,
+    nesting: Nesting,
+    /// Full parses made before the value could be complete (see `end_line`).
+    early_parses: usize,
+}
+
+/// Full parses of a held value allowed before its brackets close. Re-parsing the whole
+/// joined text on every line made a hostile `{` followed by many lines quadratic.
+const MAX_EARLY_PARSES: usize = 32;
+
+/// Bracket depth and string state of the held lines, tracked as they arrive so the
+/// joined text is parsed only when it may be complete.
+#[derive(Debug, Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn may_be_complete(&self) -> bool {
+        self.depth == 0 && !self.in_string
+    }
 }
 
 enum LineParse {
@@ -194,9 +237,25 @@ impl NdjsonDecoder {
                 self.start_line(line, out);
                 return;
             }
+            // A raw newline inside a string makes the joined text invalid at once.
+            let string_broken = cont.nesting.in_string;
+            cont.nesting.scan(&line);
+            // Parse the joined text only when it may have become a value, or, a bounded
+            // number of times, when this line is a whole value by itself: then the held
+            // lines were probably debris and this line a message that must not be
+            // swallowed.
+            let must_parse = string_broken || cont.nesting.may_be_complete();
+            let early = !must_parse
+                && cont.early_parses < MAX_EARLY_PARSES
+                && matches!(parse_line(&line), LineParse::Value(_));
             cont.joined.push(b'\n');
             cont.joined.extend_from_slice(&line);
             cont.lines += 1;
+            if !(must_parse || early) {
+                self.continuation = Some(cont);
+                return;
+            }
+            cont.early_parses += usize::from(early);
             match parse_line(&cont.joined) {
                 LineParse::Value(_) => out.push(Frame::Invalid {
                     error: FrameError::MultiLine { lines: cont.lines },
@@ -222,9 +281,13 @@ impl NdjsonDecoder {
         match parse_line(&line) {
             LineParse::Value(value) => out.push(Frame::Message { value, raw: line }),
             LineParse::Incomplete => {
+                let mut nesting = Nesting::default();
+                nesting.scan(&line);
                 self.continuation = Some(Continuation {
                     joined: line,
                     lines: 1,
+                    nesting,
+                    early_parses: 0,
                 })
             }
             LineParse::Invalid(error) => out.push(Frame::Invalid {
@@ -364,6 +427,25 @@ mod tests {
         if let Frame::Invalid { raw, .. } = &frames[0] {
             assert_eq!(raw.len(), EVIDENCE_BYTES);
         }
+    }
+
+    #[test]
+    fn an_opening_brace_and_many_lines_do_not_swallow_the_next_message() {
+        // Also the shape that once made the decoder quadratic (each line re-parsed
+        // everything held); `cargo bench`-style timing lives in scripts, not here.
+        let mut input = b"{\n".to_vec();
+        input.extend(std::iter::repeat_n(b'\n', 50_000));
+        input.extend_from_slice(b"{\"ok\":true}\n");
+        let frames = NdjsonDecoder::decode_all(DEFAULT_MAX_LINE, &input);
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert!(matches!(
+            &frames[0],
+            Frame::Invalid {
+                error: FrameError::NotJson { .. },
+                ..
+            }
+        ));
+        assert_eq!(frames[1].as_message(), Some(&json!({"ok": true})));
     }
 
     #[test]
