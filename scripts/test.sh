@@ -33,8 +33,14 @@ fi
 if rustup toolchain list 2>/dev/null | grep -q nightly; then
   for target in $(cd fuzz && cargo +nightly fuzz list); do
     mkdir -p "fuzz/corpus/$target"
+    # Per-target libFuzzer flags from corpus/<target>.options (as OSS-Fuzz reads them).
+    flags=()
+    if [ -f "corpus/$target.options" ]; then
+      while read -r key value; do flags+=("-$key=$value"); done \
+        < <(sed -n 's/^\([a-z_]*\) *= *\(.*\)$/\1 \2/p' "corpus/$target.options")
+    fi
     (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" "../corpus/$target" \
-      -- -max_total_time="${MCPSPEC_FUZZ_SMOKE_SECONDS:-15}" -print_final_stats=1 2>&1 | tail -n 3)
+      -- -max_total_time="${MCPSPEC_FUZZ_SMOKE_SECONDS:-15}" -print_final_stats=1 "${flags[@]}" 2>&1 | tail -n 3)
   done
 else
   echo "no nightly toolchain: fuzz smoke skipped (stable cargo test replayed every seed)"
