@@ -1,13 +1,12 @@
 //! Spec page `basic/security_best_practices` and the security notes of other pages that
 //! a client can probe without special fixtures. Catalogue area SEC (the transport rules,
 //! SEC-001..005, SEC-008 and SEC-009, are in `transports/streamable_http`).
-//!
-//! Runs over Streamable HTTP for now: the checks themselves are transport-neutral, but
-//! enabling stdio changes the verdict snapshots of the real test-bed servers.
+//! Both cases run over every transport; over HTTP the error scan adds refusals of a
+//! body that is not JSON and of an unknown session.
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::session::request_message;
-use crate::spec::{Level, Revision, Revisions, Transport};
+use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
 use crate::util::clip;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -18,8 +17,8 @@ pub const CASES: &[Case] = &[
         title: "Error answers carry no stack traces, file paths or other internals",
         requirements: &["SEC-007"],
         level: Level::Should,
-        revisions: Revisions::since(Revision::V2025_03_26),
-        transports: &[Transport::StreamableHttp],
+        revisions: Revisions::SESSION_ERA,
+        transports: ANY_TRANSPORT,
         needs: &[],
         isolation: Isolation::Fresh,
         run: |ctx| Box::pin(errors_hide_internals(ctx)),
@@ -30,7 +29,7 @@ pub const CASES: &[Case] = &[
         requirements: &["SEC-006"],
         level: Level::Should,
         revisions: Revisions::since(Revision::V2025_11_25),
-        transports: &[Transport::StreamableHttp],
+        transports: ANY_TRANSPORT,
         needs: &[],
         isolation: Isolation::Shared,
         run: |ctx| Box::pin(icons_safe(ctx)),
