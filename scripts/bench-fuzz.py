@@ -7,8 +7,8 @@ Usage: scripts/bench-fuzz.py [--time SECS] [--mcpspec PATH] [--fixture PATH]
 Throughput is measured against the clean fixture and, when the test bed is installed
 (.testbed/servers.env), against server-everything. The ceiling is a pipelined ping flood
 through the same harness (`mcpspec fuzz --ceiling`), measured in the same run.
-"sessions/s" counts fuzz inputs (each input is a short session of messages ending with a
-liveness ping). This is a benchmark, not a test: nothing here asserts a time.
+"sessions/s" counts fuzz inputs (short sessions of messages; up to 16 of them run back to
+back share one liveness ping). This is a benchmark, not a test: nothing here asserts a time.
 """
 import argparse
 import json
@@ -58,17 +58,18 @@ def run_json(argv, timeout):
         return json.load(open(out.name))
 
 
-def ceiling(mcpspec, cmd, secs):
-    out = subprocess.run([mcpspec, "fuzz", "--ceiling", "--time", f"{secs}s", "--", *cmd],
+def ceiling(mcpspec, cmd, secs, extra=()):
+    out = subprocess.run([mcpspec, "fuzz", "--ceiling", "--time", f"{secs}s", *extra, "--", *cmd],
                          capture_output=True, timeout=secs + 120)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode(errors="replace").strip())
     return json.loads(out.stdout)["messages_per_sec"]
 
 
-def throughput(mcpspec, cmd, secs, jobs, artifacts):
+def throughput(mcpspec, cmd, secs, jobs, artifacts, extra=()):
     report = run_json([mcpspec, "fuzz", "--time", f"{secs}s", "--seed", "1", "--quiet",
-                       "--jobs", str(jobs), "--artifacts", artifacts, "--", *cmd], secs + 300)
+                       "--jobs", str(jobs), "--artifacts", artifacts, *extra, "--", *cmd],
+                      secs + 300)
     return report
 
 
@@ -82,20 +83,24 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"{path} is missing: run cargo build --release first")
 
-    servers = [("fixture", [args.fixture])]
+    # (name, command, extra fuzz arguments): the fixture over stdio and over
+    # Streamable HTTP (a fixture started per connection on a free port).
+    servers = [("fixture", [args.fixture], ()),
+               ("fixture (HTTP)", [args.fixture, "--port", "{port}"],
+                ("--url", "http://127.0.0.1:{port}/mcp"))]
     everything = testbed_everything()
     if everything:
-        servers.append(("server-everything", everything))
+        servers.append(("server-everything", everything, ()))
     else:
         print("(test bed not installed: server-everything skipped)")
 
     artifacts = tempfile.mkdtemp(prefix="mcpspec-bench-")
     print(f"{'server':<18} {'ceiling msg/s':>14} {'jobs':>4} {'fuzz msg/s':>11} {'% ceiling':>9} "
           f"{'sessions/s':>10} {'restarts':>8} {'findings':>8}")
-    for name, cmd in servers:
-        top = ceiling(args.mcpspec, cmd, 5)
+    for name, cmd, extra in servers:
+        top = ceiling(args.mcpspec, cmd, 5, extra)
         for jobs in (1, 2):
-            r = throughput(args.mcpspec, cmd, args.time, jobs, artifacts)
+            r = throughput(args.mcpspec, cmd, args.time, jobs, artifacts, extra)
             t, s = r["timings"], r["stats"]
             print(f"{name:<18} {top:>14.0f} {jobs:>4} {t['messages_per_sec']:>11.0f} "
                   f"{100 * t['messages_per_sec'] / top:>8.1f}% {t['execs_per_sec']:>10.1f} "
