@@ -417,6 +417,18 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        // Also when we cannot clean up: a libFuzzer target exits without running
+        // destructors of its process-wide server, and SIGKILL skips them all. The
+        // signal follows the spawning thread, which in every caller is a runtime
+        // worker or the main thread that lives as long as the run.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
         if let Some(cwd) = &spec.cwd {
             command.current_dir(cwd);
         }
