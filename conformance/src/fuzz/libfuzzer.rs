@@ -198,66 +198,6 @@ pub async fn program_from_artifact(
     ))
 }
 
-/// Split a command line into words as a POSIX shell would (quotes and backslashes;
-/// no expansions). `None` for an unterminated quote.
-pub fn split_command_line(line: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        other => word.push(other),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            e @ ('"' | '\\' | '$' | '`') => word.push(e),
-                            '\n' => {}
-                            other => {
-                                word.push('\\');
-                                word.push(other);
-                            }
-                        },
-                        other => word.push(other),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') | None => {}
-                    Some(other) => word.push(other),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            other => {
-                in_word = true;
-                word.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Some(words)
-}
-
 /// Deadlines for libFuzzer runs: a hang must show well inside libFuzzer's own
 /// `-timeout` (default 1200 s, usually set lower).
 fn driver_limits() -> Limits {
@@ -271,7 +211,7 @@ fn driver_limits() -> Limits {
 /// The stdio target named by `MCPSPEC_SERVER_CMD`, if set.
 pub fn stdio_target_from_env() -> Option<Target> {
     let line = std::env::var("MCPSPEC_SERVER_CMD").ok()?;
-    let argv = split_command_line(&line).filter(|a| !a.is_empty())?;
+    let argv = shlex::split(&line).filter(|a| !a.is_empty())?;
     Some(Target {
         command: CommandSpec::from_argv(&argv)?,
         process: ProcessOptions::default(),
@@ -287,7 +227,7 @@ pub fn http_target_from_env() -> Option<Target> {
     let url = std::env::var("MCPSPEC_SERVER_URL").ok()?;
     let argv = std::env::var("MCPSPEC_SERVER_CMD")
         .ok()
-        .and_then(|l| split_command_line(&l))
+        .and_then(|l| shlex::split(&l))
         .unwrap_or_default();
     let command = CommandSpec::from_argv(&argv).unwrap_or(CommandSpec {
         program: String::new(),
@@ -347,23 +287,6 @@ pub fn fuzz_http(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn command_lines_split_like_a_shell() {
-        let w = |s: &str| split_command_line(s).unwrap();
-        assert_eq!(w("a b  c"), vec!["a", "b", "c"]);
-        assert_eq!(
-            w("node 'my server.js' --x"),
-            vec!["node", "my server.js", "--x"]
-        );
-        assert_eq!(
-            w(r#"say "a \"q\" b" c\ d"#),
-            vec!["say", r#"a "q" b"#, "c d"]
-        );
-        assert_eq!(w("''"), vec![""]);
-        assert!(w("   ").is_empty());
-        assert!(split_command_line("'open").is_none());
-    }
 
     #[test]
     fn any_bytes_decode_to_the_same_program() {
