@@ -39,7 +39,18 @@ if rustup toolchain list 2>/dev/null | grep -q nightly; then
       while read -r key value; do flags+=("-$key=$value"); done \
         < <(sed -n 's/^\([a-z_]*\) *= *\(.*\)$/\1 \2/p' "corpus/$target.options")
     fi
-    (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" "../corpus/$target" \
+    # The server-driving targets fuzz the clean fixture (built by the tests above): the
+    # smoke run proves they drive a real process and stay silent on a correct server.
+    fixture="$PWD/target/debug/mcpspec-fixture"
+    case "$target" in
+      server_stdio) export MCPSPEC_SERVER_CMD="$fixture"; unset MCPSPEC_SERVER_URL ;;
+      server_http) export MCPSPEC_SERVER_CMD="$fixture --port {port}" \
+        MCPSPEC_SERVER_URL='http://127.0.0.1:{port}/mcp' ;;
+      *) unset MCPSPEC_SERVER_CMD MCPSPEC_SERVER_URL ;;
+    esac
+    seeds="../corpus/$target"
+    [ -d "$seeds" ] || seeds="../corpus/server_stdio"   # server_http shares its seeds
+    (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" "$seeds" \
       -- -max_total_time="${MCPSPEC_FUZZ_SMOKE_SECONDS:-15}" -print_final_stats=1 "${flags[@]}" 2>&1 | tail -n 3)
   done
 else
