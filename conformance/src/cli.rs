@@ -790,9 +790,9 @@ async fn fuzz(args: FuzzArgs) -> i32 {
 async fn replay(args: ReplayArgs) -> i32 {
     use crate::fuzz::exec::{Limits, Target};
     use crate::fuzz::finding::Reproducer;
-    let raw = match std::fs::read(&args.file) {
+    let raw = match Reproducer::read_bounded(&args.file) {
         Ok(bytes) => bytes,
-        Err(e) => return fail_usage(&format!("cannot read {}: {e}", args.file.display())),
+        Err(e) => return fail_usage(&e),
     };
     // A raw libFuzzer artifact (server_stdio/server_http) is decoded once the server's
     // surface is known, below.
@@ -800,7 +800,7 @@ async fn replay(args: ReplayArgs) -> i32 {
     let reproducer = if raw_artifact {
         Reproducer::seed(crate::fuzz::program::Program::new(Vec::new()))
     } else {
-        match Reproducer::load(&args.file) {
+        match Reproducer::from_file_bytes(&raw, &args.file) {
             Ok(r) => r,
             Err(e) => return fail_usage(&e),
         }

@@ -133,6 +133,12 @@ impl Reproducer {
     }
 
     pub fn load(path: &Path) -> Result<Reproducer, String> {
+        Self::from_file_bytes(&Self::read_bounded(path)?, path)
+    }
+
+    /// The file's bytes, refusing files over [`MAX_FILE_BYTES`] without reading them
+    /// whole (a reproducer or libFuzzer artifact is never that large).
+    pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
         use std::io::Read as _;
         let mut bytes = Vec::new();
         std::fs::File::open(path)
@@ -144,9 +150,14 @@ impl Reproducer {
                 path.display()
             ));
         }
-        let text = String::from_utf8(bytes)
+        Ok(bytes)
+    }
+
+    /// A reproducer from the bytes of the file at `path` (named in errors).
+    pub fn from_file_bytes(bytes: &[u8], path: &Path) -> Result<Reproducer, String> {
+        let text = std::str::from_utf8(bytes)
             .map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Self::parse(text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn to_json(&self) -> String {

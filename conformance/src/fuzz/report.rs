@@ -3,6 +3,7 @@
 //! Finding records hold only what describes the finding; counts and timings live in
 //! `stats` and `timings` so that reports of two runs compare finding by finding.
 
+use crate::report::junit::xml_chars;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde::Serialize;
@@ -225,7 +226,9 @@ impl FuzzReport {
                 .map(|f| f.description.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            failure.push_attribute(("message", crate::util::clip(&message, 500).as_str()));
+            // Descriptions quote server bytes; XML 1.0 cannot carry some of them at all.
+            let message = xml_chars(&crate::util::clip(&message, 500));
+            failure.push_attribute(("message", message.as_str()));
             let kind = if found.iter().all(|f| f.severity == Severity::Warning) {
                 "warning"
             } else {
@@ -241,7 +244,7 @@ impl FuzzReport {
                     f.reproducer.as_deref().unwrap_or("(not written)")
                 ));
             }
-            let _ = w.write_event(Event::Text(BytesText::new(&body)));
+            let _ = w.write_event(Event::Text(BytesText::new(&xml_chars(&body))));
             let _ = w.write_event(Event::End(BytesEnd::new("failure")));
             let _ = w.write_event(Event::End(BytesEnd::new("testcase")));
         }
@@ -309,6 +312,15 @@ mod tests {
             report(vec![finding("crash", Severity::Failure)]).exit_code(false),
             1
         );
+    }
+
+    #[test]
+    fn junit_carries_no_character_xml_forbids() {
+        let mut f = finding("framing", Severity::Failure);
+        f.description = "server wrote \u{0}\u{1b}[31m and \u{fffe}".into();
+        let xml = report(vec![f]).junit();
+        assert!(!xml.contains('\u{0}') && !xml.contains('\u{1b}') && !xml.contains('\u{fffe}'));
+        assert!(xml.contains("\\u{0}"), "{xml}");
     }
 
     #[test]

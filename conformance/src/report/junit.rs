@@ -124,7 +124,7 @@ fn detail(r: &super::CaseRecord) -> String {
 /// `text` with the characters XML 1.0 cannot carry at all, even escaped (most control
 /// characters, U+FFFE, U+FFFF), written as `\u{..}`: messages quote server strings,
 /// and one such character makes strict JUnit readers reject the whole file.
-fn xml_chars(text: &str) -> String {
+pub(crate) fn xml_chars(text: &str) -> String {
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r')
             || ('\u{20}'..='\u{d7ff}').contains(&c)
