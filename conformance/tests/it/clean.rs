@@ -1,8 +1,8 @@
 //! The clean fixture passes every case at every session-era revision, and its JSON
 //! report is stable (snapshot).
 
+use crate::common::check_fixture_sse;
 use crate::common::{check_fixture, check_fixture_http, schema_dir};
-use crate::faults::sse::check_fixture_sse;
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
 

@@ -3,7 +3,7 @@
 use mcpspec::case::RunConfig;
 use mcpspec::cases::catalogue;
 use mcpspec::report::{Outcome, Report};
-use mcpspec::runner::{self, NoProgress, Selection};
+use mcpspec::runner::{self, NoProgress, RunError, Selection};
 use mcpspec::spec::Revision;
 use mcpspec_harness::CommandSpec;
 use std::time::Duration;
@@ -45,7 +45,36 @@ pub async fn check_fixture_http(fault: Option<&str>, only: &[&str], revision: Re
     run_fixture(config, fault, only).await
 }
 
-async fn run_fixture(mut config: RunConfig, fault: Option<&str>, only: &[&str]) -> Report {
+/// Run the selected cases against the fixture over legacy HTTP+SSE at `revision`: the
+/// runner starts `mcpspec-fixture --sse --port {port}` and stops it at the end.
+pub async fn check_fixture_sse(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
+    try_fixture_sse(fault, only, revision)
+        .await
+        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+}
+
+/// [`check_fixture_sse`] keeping a run that stops before any case (an unusable
+/// endpoint) as the error it is.
+pub async fn try_fixture_sse(
+    fault: Option<&str>,
+    only: &[&str],
+    revision: Revision,
+) -> Result<Report, RunError> {
+    let mut command = fixture_command(fault);
+    command
+        .args
+        .extend(["--sse", "--port", "{port}"].map(String::from));
+    let config = RunConfig::legacy_sse("http://127.0.0.1:{port}/sse", Some(command), revision);
+    try_fixture(config, only).await
+}
+
+async fn run_fixture(config: RunConfig, fault: Option<&str>, only: &[&str]) -> Report {
+    try_fixture(config, only)
+        .await
+        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+}
+
+async fn try_fixture(mut config: RunConfig, only: &[&str]) -> Result<Report, RunError> {
     // Short enough that faults which swallow answers do not stall the suite, long
     // enough for a loaded 2-core CI machine.
     config.request_timeout = Duration::from_secs(5);
@@ -56,9 +85,7 @@ async fn run_fixture(mut config: RunConfig, fault: Option<&str>, only: &[&str]) 
         only: only.iter().map(|s| s.to_string()).collect(),
         skip: Vec::new(),
     };
-    runner::run(config, &catalogue(), &selection, &NoProgress)
-        .await
-        .unwrap_or_else(|e| panic!("check against fixture (fault {fault:?}) failed to run: {e}"))
+    runner::run(config, &catalogue(), &selection, &NoProgress).await
 }
 
 /// The transport a fault expectation is checked over.
@@ -66,6 +93,7 @@ async fn run_fixture(mut config: RunConfig, fault: Option<&str>, only: &[&str]) 
 pub enum Over {
     Stdio,
     StreamableHttp,
+    LegacySse,
 }
 
 impl Over {
@@ -73,6 +101,7 @@ impl Over {
         match self {
             Over::Stdio => check_fixture(fault, only, revision).await,
             Over::StreamableHttp => check_fixture_http(fault, only, revision).await,
+            Over::LegacySse => check_fixture_sse(fault, only, revision).await,
         }
     }
 }
@@ -103,9 +132,11 @@ pub async fn assert_faults(expectations: &[FaultExpectation]) {
     assert_faults_over(Over::Stdio, expectations).await
 }
 
-/// Check every expectation; collects all mismatches before failing so one run shows
+/// Check every expectation, and that each case a fault breaks reports the requirements
+/// its catalogue entry cites; collects all mismatches before failing so one run shows
 /// every broken case.
 pub async fn assert_faults_over(over: Over, expectations: &[FaultExpectation]) {
+    let cases = catalogue();
     let mut problems = Vec::new();
     for e in expectations {
         let report = over.check(Some(e.fault), e.only, e.revision).await;
@@ -119,7 +150,16 @@ pub async fn assert_faults_over(over: Over, expectations: &[FaultExpectation]) {
                     wanted.as_str(),
                     r.message
                 )),
-                Some(_) => {}
+                Some(r) => {
+                    let cited = cases.iter().find(|c| c.id == *id).map(|c| c.requirements);
+                    let same = cited.is_some_and(|c| c.iter().eq(r.requirements.iter()));
+                    if r.outcome != Outcome::Pass && !same {
+                        problems.push(format!(
+                            "fault {}: case {id} names {:?}, its catalogue entry {cited:?}",
+                            e.fault, r.requirements
+                        ));
+                    }
+                }
             }
         }
     }

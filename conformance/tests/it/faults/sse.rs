@@ -1,13 +1,10 @@
 //! Faults of the legacy HTTP+SSE transport (`basic/transports/http-with-sse`, catalogue
 //! area SSE), run against `mcpspec-fixture --sse --port`.
 
-use crate::common::{fixture_command, schema_dir, FaultExpectation};
-use mcpspec::case::RunConfig;
+use crate::common::{assert_faults_over, try_fixture_sse, FaultExpectation, Over};
 use mcpspec::cases::catalogue;
-use mcpspec::report::{Outcome, Report};
-use mcpspec::runner::{self, NoProgress, RunError, Selection};
+use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
-use std::time::Duration;
 
 const LEGACY: Revision = Revision::V2024_11_05;
 const P: &str = "basic/transports/http-with-sse/";
@@ -16,41 +13,6 @@ macro_rules! id {
     ($name:literal) => {
         concat!("basic/transports/http-with-sse/", $name)
     };
-}
-
-/// Run the selected cases against the fixture over legacy HTTP+SSE at `revision`: the
-/// runner starts `mcpspec-fixture --sse --port {port}` and stops it at the end.
-pub(crate) async fn run_fixture_sse(
-    fault: Option<&str>,
-    only: &[&str],
-    revision: Revision,
-) -> Result<Report, RunError> {
-    let mut command = fixture_command(fault);
-    command
-        .args
-        .extend(["--sse", "--port", "{port}"].map(String::from));
-    let mut config = RunConfig::legacy_sse("http://127.0.0.1:{port}/sse", Some(command), revision);
-    config.request_timeout = Duration::from_secs(5);
-    config.init_timeout = Duration::from_secs(20);
-    config.jobs = 4;
-    config.schema_dir = schema_dir();
-    let selection = Selection {
-        only: only.iter().map(|s| s.to_string()).collect(),
-        skip: Vec::new(),
-    };
-    runner::run(config, &catalogue(), &selection, &NoProgress).await
-}
-
-pub(crate) async fn check_fixture_sse(
-    fault: Option<&str>,
-    only: &[&str],
-    revision: Revision,
-) -> Report {
-    run_fixture_sse(fault, only, revision)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("SSE check against fixture (fault {fault:?}) failed to run: {e}")
-        })
 }
 
 // `stream-opens` watches an idle stream for 10 s when it passes, so it runs only where
@@ -175,47 +137,28 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_faults_are_detected() {
-    let mut problems = Vec::new();
-    for e in EXPECTATIONS {
-        assert!(e.outcomes.iter().all(|(id, _)| id.starts_with(P)));
-        let report = check_fixture_sse(Some(e.fault), e.only, e.revision).await;
-        for (id, wanted) in e.outcomes {
-            match report.results.iter().find(|r| r.id == *id) {
-                None => problems.push(format!("fault {}: case {id} did not run", e.fault)),
-                Some(r) if r.outcome != *wanted => problems.push(format!(
-                    "fault {}: case {id} was {} (wanted {}): {}",
-                    e.fault,
-                    r.outcome.as_str(),
-                    wanted.as_str(),
-                    r.message
-                )),
-                Some(r) if r.outcome != Outcome::Pass => {
-                    let case = catalogue().into_iter().find(|c| c.id == *id);
-                    let cited = case.map(|c| c.requirements).unwrap_or_default();
-                    if r.requirements != cited
-                        || !r
-                            .requirements
-                            .iter()
-                            .all(|q| q.starts_with("SSE-") || q.starts_with("SEC-"))
-                    {
-                        problems.push(format!(
-                            "fault {}: case {id} names {:?}",
-                            e.fault, r.requirements
-                        ));
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+    assert_faults_over(Over::LegacySse, EXPECTATIONS).await;
+}
+
+#[test]
+fn legacy_sse_cases_cite_sse_or_sec_requirements() {
+    for case in catalogue().iter().filter(|c| c.id.starts_with(P)) {
+        assert!(
+            case.requirements
+                .iter()
+                .all(|q| q.starts_with("SSE-") || q.starts_with("SEC-")),
+            "{} cites {:?}",
+            case.id,
+            case.requirements
+        );
     }
-    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
 /// An endpoint on another origin is never contacted: the run stops before any case,
 /// saying why and naming SSE-002.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_endpoint_is_not_followed() {
-    let outcome = run_fixture_sse(Some("sse-foreign-endpoint"), &[P], LEGACY).await;
+    let outcome = try_fixture_sse(Some("sse-foreign-endpoint"), &[P], LEGACY).await;
     let error = match outcome {
         Ok(report) => panic!(
             "the run went on with a foreign endpoint: {:?}",
