@@ -296,6 +296,18 @@ impl Shrinker<'_> {
         if self.exhausted() {
             return false;
         }
+        self.fires_unbudgeted(candidate).await
+    }
+
+    /// Whether a shrink may be kept: it fires twice in a row, so one lucky race (a
+    /// whole message read together with the liveness ping) does not replace a
+    /// reliable reproducer with one that rarely replays.
+    async fn accepts(&mut self, candidate: &Program) -> bool {
+        self.fires(candidate).await && self.fires_unbudgeted(candidate).await
+    }
+
+    /// One run of `candidate`, whatever the budget says.
+    async fn fires_unbudgeted(&mut self, candidate: &Program) -> bool {
         self.attempts += 1;
         let Ok(run) = run_fresh(
             self.target,
@@ -399,6 +411,7 @@ pub async fn minimise(
             last: s.last,
         };
     }
+    let confirmed_program = best.clone();
 
     // Drop steps, bigger chunks first.
     let mut chunk = best.steps.len() / 2;
@@ -416,7 +429,7 @@ pub async fn minimise(
                 steps,
                 repeat: best.repeat,
             });
-            if s.fires(&candidate).await {
+            if s.accepts(&candidate).await {
                 best = candidate;
             } else {
                 start += chunk;
@@ -442,7 +455,7 @@ pub async fn minimise(
         if !changed {
             continue;
         }
-        if s.fires(&all).await {
+        if s.accepts(&all).await {
             best = all;
             continue;
         }
@@ -451,7 +464,7 @@ pub async fn minimise(
                 break;
             }
             let mut one = best.clone();
-            if edit(&mut one.steps[i]) && s.fires(&one).await {
+            if edit(&mut one.steps[i]) && s.accepts(&one).await {
                 best = one;
             }
         }
@@ -463,10 +476,25 @@ pub async fn minimise(
             repeat: best.repeat / 2,
             ..best.clone()
         };
-        if s.fires(&candidate).await {
+        if s.accepts(&candidate).await {
             best = candidate;
         } else {
             break;
+        }
+    }
+    // A race can still have passed both runs of some shrink. A reproducer must replay:
+    // keep the shrunk program only if it fires again, else the one confirmed before
+    // shrinking.
+    if best != confirmed_program {
+        let mut again = false;
+        for _ in 0..3 {
+            if s.fires_unbudgeted(&best).await {
+                again = true;
+                break;
+            }
+        }
+        if !again {
+            best = confirmed_program;
         }
     }
     Shrunk {
