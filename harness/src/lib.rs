@@ -20,7 +20,8 @@ pub use http::{
 };
 pub use ndjson::{Frame, FrameError, NdjsonDecoder};
 pub use process::{
-    kill_all_children, CommandSpec, ExitInfo, FrameReader, ProcessControl, ProcessOptions, Recv,
+    group_listening_sockets, kill_all_children, process_group_members, CommandSpec, ExitInfo,
+    FrameReader, GroupSockets, ListeningSocket, ProcessControl, ProcessOptions, Recv,
     ServerProcess, Shutdown, ShutdownStep, SpawnError, StdinWriter, StdoutEvent,
 };
 pub use sse::{SseDecoder, SseEvent, SseItem, SseLimits};

@@ -577,6 +577,159 @@ async fn read_stderr(
     let _ = closed.send(true);
 }
 
+// ---------------------------------------------------------------------------
+// Listening sockets of a process group (procfs)
+// ---------------------------------------------------------------------------
+
+/// At most this many processes are looked at in one group.
+pub const MAX_GROUP_MEMBERS: usize = 256;
+/// At most this many open descriptors are looked at per process.
+const MAX_FDS_PER_PROCESS: usize = 16_384;
+
+/// The process group field of a `/proc/<pid>/stat` line (the command name may hold
+/// spaces and parentheses, so fields are counted after its last `)`).
+pub fn parse_stat_pgrp(stat: &str) -> Option<u32> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Live processes whose process group is `pgid` (the group leader and everything it
+/// started that stayed in its group), at most [`MAX_GROUP_MEMBERS`], in pid order.
+pub fn process_group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| parse_stat_pgrp(&stat))
+                == Some(pgid)
+        })
+        .take(MAX_GROUP_MEMBERS)
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// The inodes of the sockets `pid` holds open (`/proc/<pid>/fd/*` links reading
+/// `socket:[N]`). Empty when the process is gone or its descriptors are not readable.
+pub fn socket_inodes(pid: u32) -> Vec<u64> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .take(MAX_FDS_PER_PROCESS)
+        .filter_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            parse_socket_link(link.to_str()?)
+        })
+        .collect()
+}
+
+/// `socket:[12345]` → 12345.
+pub fn parse_socket_link(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// One TCP socket in LISTEN state, from `/proc/net/tcp` or `/proc/net/tcp6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListeningSocket {
+    pub addr: std::net::SocketAddr,
+    pub inode: u64,
+}
+
+/// The LISTEN entries of a `/proc/net/tcp` or `tcp6` table. Lines that do not parse
+/// are skipped.
+pub fn parse_listening_sockets(table: &str) -> Vec<ListeningSocket> {
+    let mut out = Vec::new();
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
+        else {
+            continue;
+        };
+        // 0A is TCP_LISTEN.
+        if *state != "0A" {
+            continue;
+        }
+        let Some((addr, port)) = local.split_once(':') else {
+            continue;
+        };
+        let (Ok(port), Ok(inode)) = (u16::from_str_radix(port, 16), inode.parse::<u64>()) else {
+            continue;
+        };
+        // The kernel prints each 32-bit word of the address in host byte order.
+        let words: Option<Vec<[u8; 4]>> = (0..addr.len() / 8)
+            .map(|i| {
+                u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16)
+                    .ok()
+                    .map(u32::to_le_bytes)
+            })
+            .collect();
+        let Some(words) = words else {
+            continue;
+        };
+        let bytes: Vec<u8> = words.concat();
+        let ip = match bytes.len() {
+            4 => std::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            16 => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&bytes);
+                std::net::IpAddr::from(b)
+            }
+            _ => continue,
+        };
+        out.push(ListeningSocket {
+            addr: std::net::SocketAddr::new(ip, port),
+            inode,
+        });
+    }
+    out
+}
+
+/// Every LISTEN socket of this network namespace (`/proc/net/tcp` and `tcp6`).
+pub fn listening_sockets() -> Vec<ListeningSocket> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(table) {
+            out.extend(parse_listening_sockets(&text));
+        }
+    }
+    out
+}
+
+/// What procfs tells about the listening sockets of one process group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSockets {
+    /// The group's live processes.
+    pub members: Vec<u32>,
+    /// Each listening TCP socket a member holds, with that member's pid (a socket
+    /// shared by several members is listed once, with the lowest pid).
+    pub listening: Vec<(u32, ListeningSocket)>,
+}
+
+/// The listening TCP sockets held by the processes of group `pgid`: their socket
+/// inodes matched against the LISTEN entries of `/proc/net/tcp` and `tcp6`.
+pub fn group_listening_sockets(pgid: u32) -> GroupSockets {
+    let members = process_group_members(pgid);
+    let table = listening_sockets();
+    let mut listening: Vec<(u32, ListeningSocket)> = Vec::new();
+    for &pid in &members {
+        let inodes = socket_inodes(pid);
+        for socket in table.iter().filter(|s| inodes.contains(&s.inode)) {
+            if !listening.iter().any(|(_, s)| s == socket) {
+                listening.push((pid, *socket));
+            }
+        }
+    }
+    GroupSockets { members, listening }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,5 +817,84 @@ mod tests {
         assert!(control.wait_stderr_closed(Duration::from_secs(10)).await);
         assert_eq!(control.stderr_total(), 5000);
         assert!(control.stderr().len() < 200);
+    }
+    #[test]
+    fn proc_net_tcp_listen_entries_parse() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n\
+   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 100 0 0 10 0\n\
+   2: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 100 0 0 10 0\n\
+   3: garbage\n";
+        let sockets = parse_listening_sockets(tcp);
+        assert_eq!(
+            sockets,
+            vec![
+                ListeningSocket {
+                    addr: "127.0.0.1:8080".parse().unwrap(),
+                    inode: 4242
+                },
+                ListeningSocket {
+                    addr: "0.0.0.0:8081".parse().unwrap(),
+                    inode: 4343
+                },
+            ]
+        );
+        let tcp6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0000000000000000 100 0 0 10 0\n\
+   1: 00000000000000000000000000000000:1F92 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 78 1 0000000000000000 100 0 0 10 0\n";
+        let v6 = parse_listening_sockets(tcp6);
+        assert_eq!(v6[0].addr, "[::1]:8080".parse().unwrap());
+        assert_eq!(v6[1].addr, "[::]:8082".parse().unwrap());
+        assert_eq!(v6[1].inode, 78);
+        assert_eq!(parse_socket_link("socket:[4242]"), Some(4242));
+        assert_eq!(parse_socket_link("pipe:[4242]"), None);
+        assert_eq!(parse_stat_pgrp("12 (a b) c) S 1 77 77 0"), Some(77));
+    }
+
+    /// A listener in a child of the group leader is found through the group, with
+    /// the child's pid; the group has both processes.
+    #[tokio::test]
+    async fn group_listening_sockets_finds_a_childs_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        // The shell (group leader) starts a listener as its child and waits.
+        let script = format!(
+            "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",{port})); s.listen(); print(1, flush=True); time.sleep(30)' & wait"
+        );
+        if std::process::Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("python3 missing: skipped");
+            return;
+        }
+        let proc = ServerProcess::spawn(&sh(&script), &ProcessOptions::default()).unwrap();
+        let (control, _stdin, mut stdout) = proc.split();
+        let up = stdout
+            .next_until(Instant::now() + Duration::from_secs(20))
+            .await;
+        assert!(
+            matches!(up, Recv::Frame(_)),
+            "listener did not start: {up:?}"
+        );
+        let pgid = control.pid();
+        let found = group_listening_sockets(pgid);
+        control.kill();
+        let _ = control.wait_exit(Duration::from_secs(5)).await;
+        assert!(found.members.len() >= 2, "{found:?}");
+        assert!(found.members.contains(&pgid), "{found:?}");
+        let ours: Vec<_> = found
+            .listening
+            .iter()
+            .filter(|(_, s)| s.addr.port() == port)
+            .collect();
+        assert_eq!(ours.len(), 1, "{found:?}");
+        assert_ne!(
+            ours[0].0, pgid,
+            "the listener is the child's, not the shell's"
+        );
+        assert_eq!(ours[0].1.addr.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
     }
 }
