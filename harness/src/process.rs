@@ -640,6 +640,7 @@ pub fn parse_socket_link(link: &str) -> Option<u64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListeningSocket {
     pub addr: std::net::SocketAddr,
+    /// The socket's inode (0 when the table line has none).
     pub inode: u64,
 }
 
@@ -649,8 +650,7 @@ pub fn parse_listening_sockets(table: &str) -> Vec<ListeningSocket> {
     let mut out = Vec::new();
     for line in table.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
-        else {
+        let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
             continue;
         };
         // 0A is TCP_LISTEN.
@@ -660,9 +660,11 @@ pub fn parse_listening_sockets(table: &str) -> Vec<ListeningSocket> {
         let Some((addr, port)) = local.split_once(':') else {
             continue;
         };
-        let (Ok(port), Ok(inode)) = (u16::from_str_radix(port, 16), inode.parse::<u64>()) else {
+        let Ok(port) = u16::from_str_radix(port, 16) else {
             continue;
         };
+        // A table cut short before the inode column still gives the address.
+        let inode = fields.get(9).and_then(|i| i.parse().ok()).unwrap_or(0);
         // The kernel prints each 32-bit word of the address in host byte order.
         let words: Option<Vec<[u8; 4]>> = (0..addr.len() / 8)
             .map(|i| {
@@ -721,7 +723,10 @@ pub fn group_listening_sockets(pgid: u32) -> GroupSockets {
     let mut listening: Vec<(u32, ListeningSocket)> = Vec::new();
     for &pid in &members {
         let inodes = socket_inodes(pid);
-        for socket in table.iter().filter(|s| inodes.contains(&s.inode)) {
+        for socket in table
+            .iter()
+            .filter(|s| s.inode != 0 && inodes.contains(&s.inode))
+        {
             if !listening.iter().any(|(_, s)| s == socket) {
                 listening.push((pid, *socket));
             }
