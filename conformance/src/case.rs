@@ -216,6 +216,20 @@ pub struct RunConfig {
     pub process: ProcessOptions,
     /// Folder with `<revision>/schema.json` files, for schema validation.
     pub schema_dir: Option<std::path::PathBuf>,
+    /// A run over both HTTP transports of one server (`--url` with `--sse`): the other
+    /// endpoint. The runner runs one profile per endpoint; SSE-008 contacts this one.
+    pub companion: Option<Companion>,
+    /// The process (and process group) id of the server the run started over HTTP;
+    /// `None` when the run did not start it (a given URL) or over stdio.
+    pub server_pid: Option<u32>,
+}
+
+/// The other endpoint of a server checked over both HTTP transports.
+#[derive(Debug, Clone)]
+pub struct Companion {
+    pub transport: Transport,
+    /// Before the run starts it may contain `{port}` (the same port as the main URL).
+    pub url: String,
 }
 
 impl RunConfig {
@@ -233,6 +247,8 @@ impl RunConfig {
             allow_tools: Vec::new(),
             process: ProcessOptions::default(),
             schema_dir: None,
+            companion: None,
+            server_pid: None,
         }
     }
 
@@ -263,6 +279,22 @@ impl RunConfig {
         if let Some(http) = config.http.as_mut() {
             http.legacy_sse = true;
         }
+        config
+    }
+
+    /// Both HTTP transports of one server: Streamable HTTP at `url`, the legacy
+    /// HTTP+SSE transport at `sse_url` (one server process when `command` is given).
+    pub fn dual(
+        url: &str,
+        sse_url: &str,
+        command: Option<CommandSpec>,
+        revision: Revision,
+    ) -> Self {
+        let mut config = RunConfig::http(url, command, revision);
+        config.companion = Some(Companion {
+            transport: Transport::LegacySse,
+            url: sse_url.to_string(),
+        });
         config
     }
 

@@ -19,6 +19,7 @@ Examples:
   mcpspec check --url http://127.0.0.1:8080/mcp
   mcpspec check --url 'http://127.0.0.1:{port}/mcp' -- ./my-server --port '{port}'
   mcpspec check --sse http://127.0.0.1:8080/sse --spec 2024-11-05
+  mcpspec check --url 'http://127.0.0.1:{port}/mcp' --sse 'http://127.0.0.1:{port}/sse' -- ./my-server --port '{port}'
   mcpspec list --spec 2025-03-26
 
 Exit codes: 0 no MUST requirement failed (with --strict: no SHOULD warning either),
@@ -121,8 +122,9 @@ pub struct CheckArgs {
     /// Check a server over the legacy HTTP+SSE transport of 2024-11-05 at this SSE
     /// endpoint URL (http:// only): GET opens the event stream, whose `endpoint` event
     /// names where to POST (followed only on the same origin). A command after `--` is
-    /// started as with --url.
-    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    /// started as with --url. With --url too, one server is checked over both
+    /// transports (SSE-008): started once, the same `{port}` in both URLs, one report.
+    #[arg(long, value_name = "URL")]
     pub sse: Option<String>,
 
     /// The server command and its arguments, after `--` (optional with --url/--sse).
@@ -251,6 +253,25 @@ async fn check(args: CheckArgs) -> i32 {
         }
     }
     let mut config = match (&args.url, command) {
+        (Some(url), command) if args.sse.is_some() => {
+            if !url.starts_with("http://") {
+                return fail_usage(&format!("--url {url}: only http:// URLs are supported"));
+            }
+            if args.spec < Revision::V2025_03_26 {
+                return fail_usage(&format!(
+                    "--spec {}: Streamable HTTP exists from 2025-03-26 on",
+                    args.spec
+                ));
+            }
+            if command.is_none() && url.contains("{port}") {
+                return fail_usage("--url has {port} but no command after `--` to start");
+            }
+            let sse = args.sse.as_deref().unwrap_or_default();
+            if url == sse {
+                return fail_usage("--url and --sse name the same URL; the two transports use different endpoints (e.g. /mcp and /sse)");
+            }
+            RunConfig::dual(url, sse, command, args.spec)
+        }
         (None, command) if args.sse.is_some() => {
             RunConfig::legacy_sse(args.sse.as_deref().unwrap_or_default(), command, args.spec)
         }
@@ -295,7 +316,12 @@ async fn check(args: CheckArgs) -> i32 {
         skip: args.skip.clone(),
     };
     let catalogue = catalogue();
-    if runner::select(&catalogue, args.spec, transport, &selection).is_empty() {
+    let mut transports = vec![transport];
+    transports.extend(config.companion.as_ref().map(|c| c.transport));
+    if transports
+        .iter()
+        .all(|t| runner::select(&catalogue, args.spec, *t, &selection).is_empty())
+    {
         return fail_usage("--only/--skip leave no case to run; see `mcpspec list` for ids");
     }
 
@@ -348,8 +374,9 @@ Examples:
   mcpspec fuzz --seed 42 --jobs 2 --corpus my-corpus/ --artifacts findings/ -- ./my-server
   mcpspec fuzz --time 30s --format junit --output fuzz.xml -- npx -y @modelcontextprotocol/server-everything
 
-Oracles: crash, hang, liveness, framing, stdout-pollution, lost-response,
-duplicate-response, mismatched-id, invalid-message, memory, stderr-panic (a warning).
+Oracles: crash, hang, liveness, framing, stdout-pollution (http-pollution over
+--url), lost-response, duplicate-response, mismatched-id, invalid-message, memory,
+stderr-panic (a warning).
 Each new finding is confirmed in a fresh process, minimised and saved as
 <artifacts>/<oracle>-<hash>.json; `mcpspec replay FILE -- COMMAND` runs it again.
 

@@ -5,7 +5,9 @@
 //! session get processes of their own; passive cases judge all traffic last. Every case
 //! has an overall deadline on top of the deadlines of its own waits.
 
-use crate::case::{Capability, Case, Ctx, Isolation, RunConfig, RunEnv, ServerProfile, Verdict};
+use crate::case::{
+    Capability, Case, Companion, Ctx, Isolation, RunConfig, RunEnv, ServerProfile, Verdict,
+};
 use crate::report::{CaseRecord, Report, Subject, Summary, Timings, Tool};
 use crate::session::Session;
 use crate::spec::{Revision, Transport};
@@ -160,9 +162,9 @@ pub async fn run(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let traffic = TrafficLog::new(TRAFFIC_LIMIT);
     let mut config = config;
-    // Over HTTP with a command: the one server process of the run.
+    // Over HTTP with a command: the one server process of the run (of both profiles
+    // when both HTTP transports are checked).
     let server = match start_http_server(&mut config).await? {
         Some(server) => Some(server),
         None => {
@@ -172,6 +174,168 @@ pub async fn run(
             None
         }
     };
+    config.server_pid = server.as_ref().map(|s| s.control.pid());
+    let control = server.as_ref().map(|s| &s.control);
+    let outcome = match config.companion.clone() {
+        None => run_profile(config, catalogue, selection, progress, control).await,
+        Some(companion) => {
+            run_both(config, companion, catalogue, selection, progress, control).await
+        }
+    };
+    if let Some(server) = &server {
+        server.stop().await;
+    }
+    let profile = outcome?;
+    let summary = Summary::of(&profile.records);
+    Ok(Report {
+        schema_version: 1,
+        tool: Tool::this(),
+        subject: profile.subject,
+        results: profile.records,
+        summary,
+        timings: Timings {
+            started_at_unix,
+            duration_ms: started.elapsed().as_millis() as u64,
+            cases_ms: profile.timings,
+            transcript_ms: profile.transcript_ms,
+        },
+    })
+}
+
+/// What one profile (one transport) of a run produced.
+struct ProfileRun {
+    subject: Subject,
+    records: Vec<CaseRecord>,
+    /// By record key.
+    timings: BTreeMap<String, u64>,
+    transcript_ms: BTreeMap<String, Vec<Option<u64>>>,
+}
+
+impl ProfileRun {
+    /// Mark every record as run over `transport` (a report of two transports).
+    fn tag(mut self, transport: Transport) -> Self {
+        for r in &mut self.records {
+            r.transport = Some(transport.as_str().to_string());
+        }
+        self.timings = rekey(self.timings, transport);
+        self.transcript_ms = rekey(self.transcript_ms, transport);
+        self
+    }
+}
+
+fn rekey<V>(map: BTreeMap<String, V>, transport: Transport) -> BTreeMap<String, V> {
+    map.into_iter()
+        .map(|(k, v)| (format!("{}:{k}", transport.as_str()), v))
+        .collect()
+}
+
+/// SSE-008: run the Streamable HTTP profile at the run's URL and the legacy HTTP+SSE
+/// profile at `companion`, on the same server, into one report. The SSE-008 case runs
+/// in the first profile that starts (it contacts the other endpoint itself); a
+/// profile whose endpoint does not start is left out when that case ran and reported
+/// it, and is the run's error otherwise.
+async fn run_both(
+    config: RunConfig,
+    companion: Companion,
+    catalogue: &[Case],
+    selection: &Selection,
+    progress: &dyn Progress,
+    server: Option<&ProcessControl>,
+) -> Result<ProfileRun, RunError> {
+    let Some(http) = config.http.clone() else {
+        return Err(RunError::Http(
+            "two transports need an HTTP endpoint for each".into(),
+        ));
+    };
+    let mut legacy = config.clone();
+    legacy.companion = Some(Companion {
+        transport: config.transport(),
+        url: http.url.clone(),
+    });
+    if let Some(h) = legacy.http.as_mut() {
+        h.url = companion.url.clone();
+        h.legacy_sse = companion.transport == Transport::LegacySse;
+    }
+    let dual_selected = catalogue
+        .iter()
+        .any(|c| c.requirements.contains(&DUAL_REQUIREMENT) && selection.includes(c));
+    let started = http.start_server.then(|| config.target.display());
+    let first_transport = config.transport();
+    let second_transport = legacy.transport();
+    let first = run_profile(config, catalogue, selection, progress, server).await;
+    // The SSE-008 case runs once: in the first profile, unless that one never started.
+    let mut second_selection = selection.clone();
+    if first.is_ok() {
+        second_selection.skip.push(DUAL_REQUIREMENT.to_string());
+    }
+    let second = run_profile(legacy, catalogue, &second_selection, progress, server).await;
+    match (first, second) {
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (a.tag(first_transport), b.tag(second_transport));
+            let command = match &started {
+                Some(cmd) => format!("{} and {} (started: {cmd})", http.url, companion.url),
+                None => format!("{} and {}", http.url, companion.url),
+            };
+            let subject = Subject {
+                transport: "streamable-http+sse",
+                command,
+                requested_revision: a.subject.requested_revision.clone(),
+                negotiated_revision: if a.subject.negotiated_revision
+                    == b.subject.negotiated_revision
+                {
+                    a.subject.negotiated_revision.clone()
+                } else {
+                    format!(
+                        "{} (over {}: {})",
+                        a.subject.negotiated_revision,
+                        second_transport.as_str(),
+                        b.subject.negotiated_revision
+                    )
+                },
+                server_name: a.subject.server_name.clone(),
+                server_version: a.subject.server_version.clone(),
+            };
+            let mut run = a;
+            run.subject = subject;
+            run.records.extend(b.records);
+            run.timings.extend(b.timings);
+            run.transcript_ms.extend(b.transcript_ms);
+            Ok(run)
+        }
+        (Ok(a), Err(e)) if dual_selected => Ok(without(a, first_transport, second_transport, &e)),
+        (Err(e), Ok(b)) if dual_selected => Ok(without(b, second_transport, first_transport, &e)),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// A run of two transports where only `ran` started: its records, and the subject
+/// saying why the other profile is missing (SSE-008's record reports it too).
+fn without(run: ProfileRun, ran: Transport, missing: Transport, error: &RunError) -> ProfileRun {
+    let mut run = run.tag(ran);
+    run.subject.command = format!(
+        "{}; the {} profile did not start: {}",
+        run.subject.command,
+        missing.as_str(),
+        crate::util::clip(&error.to_string(), 300)
+    );
+    run
+}
+
+/// The requirement of servers serving both HTTP transports.
+const DUAL_REQUIREMENT: &str = "SSE-008";
+
+/// One profile: the probe handshake, then every selected case over the run's
+/// transport. `server` is the process the run started, if any (its stderr explains a
+/// failed start).
+async fn run_profile(
+    config: RunConfig,
+    catalogue: &[Case],
+    selection: &Selection,
+    progress: &dyn Progress,
+    server: Option<&ProcessControl>,
+) -> Result<ProfileRun, RunError> {
+    let traffic = TrafficLog::new(TRAFFIC_LIMIT);
     let transport = config.transport();
 
     // The probe handshake: its session becomes the run's shared session.
@@ -184,9 +348,7 @@ pub async fn run(
     // Legacy HTTP+SSE: without a usable endpoint nothing can be sent; say why.
     if shared.legacy_sse().is_some() {
         if let Err(why) = shared.legacy_endpoint(config.init_timeout).await {
-            if let Some(server) = &server {
-                server.stop().await;
-            }
+            shared.control().kill();
             return Err(RunError::Http(why));
         }
     }
@@ -202,14 +364,8 @@ pub async fn run(
                 .control()
                 .wait_stderr_closed(Duration::from_secs(2))
                 .await;
-            let stderr_source = server
-                .as_ref()
-                .map(|s| &s.control)
-                .unwrap_or(shared.control());
+            let stderr_source = server.unwrap_or(shared.control());
             let stderr = String::from_utf8_lossy(&stderr_source.stderr()).into_owned();
-            if let Some(server) = &server {
-                server.stop().await;
-            }
             return Err(RunError::NoInitialize {
                 timeout: config.init_timeout,
                 detail: format!("{e}{hint}"),
@@ -219,9 +375,6 @@ pub async fn run(
     };
     if handshake.result().is_none() {
         shared.control().kill();
-        if let Some(server) = &server {
-            server.stop().await;
-        }
         return Err(RunError::InitializeRejected {
             version: config.revision.to_string(),
             response: handshake.response.summary(),
@@ -268,6 +421,7 @@ pub async fn run(
         profile,
         traffic,
     });
+    debug_assert_eq!(env.config.transport(), transport);
 
     let (passive, active): (Vec<&Case>, Vec<&Case>) = cases
         .into_iter()
@@ -332,24 +486,12 @@ pub async fn run(
         records.push(record);
     }
     shared.control().kill();
-    if let Some(server) = &server {
-        server.stop().await;
-    }
-
     records.sort_by(|a, b| a.id.cmp(&b.id));
-    let summary = Summary::of(&records);
-    Ok(Report {
-        schema_version: 1,
-        tool: Tool::this(),
+    Ok(ProfileRun {
         subject,
-        results: records,
-        summary,
-        timings: Timings {
-            started_at_unix,
-            duration_ms: started.elapsed().as_millis() as u64,
-            cases_ms: timings,
-            transcript_ms,
-        },
+        records,
+        timings,
+        transcript_ms,
     })
 }
 
@@ -466,6 +608,10 @@ async fn start_http_server(config: &mut RunConfig) -> Result<Option<HttpServer>,
     let port = mcpspec_harness::free_loopback_port()
         .map_err(|e| RunError::Http(format!("no free loopback port: {e}")))?;
     http.url = substitute_port(&http.url, port);
+    // Both transports of one server: the same port in both URLs.
+    if let Some(companion) = config.companion.as_mut() {
+        companion.url = substitute_port(&companion.url, port);
+    }
     let endpoint = crate::session::HttpTarget::parse(&http.url).map_err(RunError::Http)?;
     let target = &mut config.target;
     target.args = target

@@ -3,7 +3,7 @@
 //! Arguments are parsed by hand: there are three flags, and the fixture stays
 //! free of CLI dependencies.
 
-use mcpspec::fixture::{run_http, run_legacy_sse, run_stdio, Fault};
+use mcpspec::fixture::{run_both, run_http, run_legacy_sse, run_stdio, Fault};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -19,6 +19,9 @@ Usage:
   mcpspec-fixture --sse --port PORT [--fault NAME]
                                    serve the legacy HTTP+SSE transport (2024-11-05) instead:
                                    GET http://127.0.0.1:PORT/sse, POST /messages?session_id=...
+  mcpspec-fixture --both --port PORT [--fault NAME]
+                                   serve both on one port: Streamable HTTP at /mcp and the
+                                   legacy HTTP+SSE transport at /sse (SSE-008)
   mcpspec-fixture --list-faults    print every fault as NAME<TAB>description
   mcpspec-fixture --help           print this help
 ";
@@ -27,6 +30,7 @@ enum Command {
     Serve(Option<Fault>),
     ServeHttp(Option<Fault>, SocketAddr),
     ServeLegacySse(Option<Fault>, SocketAddr),
+    ServeBoth(Option<Fault>, SocketAddr),
     ListFaults,
     Help,
 }
@@ -36,6 +40,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     let mut list = false;
     let mut http: Option<SocketAddr> = None;
     let mut sse = false;
+    let mut both = false;
     while let Some(arg) = args.next() {
         let name = match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -66,6 +71,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                 sse = true;
                 continue;
             }
+            "--both" => {
+                both = true;
+                continue;
+            }
             "--list-faults" => {
                 list = true;
                 continue;
@@ -89,11 +98,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             format!("unknown fault '{name}'; run `mcpspec-fixture --list-faults` to see the valid names")
         })?);
     }
-    if sse && http.is_none() {
-        return Err("--sse needs --port PORT (or --http 127.0.0.1:PORT)".to_string());
+    if (sse || both) && http.is_none() {
+        return Err("--sse and --both need --port PORT (or --http 127.0.0.1:PORT)".to_string());
+    }
+    if sse && both {
+        return Err("--both already serves the legacy SSE transport; drop --sse".to_string());
     }
     Ok(if list {
         Command::ListFaults
+    } else if let (true, Some(addr)) = (both, http) {
+        Command::ServeBoth(fault, addr)
     } else if let (true, Some(addr)) = (sse, http) {
         Command::ServeLegacySse(fault, addr)
     } else if let Some(addr) = http {
@@ -123,6 +137,13 @@ fn main() {
             0
         }
         Ok(Command::ServeHttp(fault, addr)) => match run_http(fault, addr) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("mcpspec-fixture: {error}");
+                1
+            }
+        },
+        Ok(Command::ServeBoth(fault, addr)) => match run_both(fault, addr) {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("mcpspec-fixture: {error}");

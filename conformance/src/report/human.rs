@@ -45,18 +45,18 @@ pub fn render(report: &Report, color: bool) -> String {
         s.negotiated_revision
     ));
 
-    let mut page = "";
+    let mut page = String::new();
     for r in &report.results {
-        let (this_page, behaviour) = r.id.rsplit_once('/').unwrap_or(("", &r.id));
+        let this_page = r.group();
         if this_page != page {
-            out.push_str(&style.paint("1", this_page));
+            out.push_str(&style.paint("1", &this_page));
             out.push('\n');
             page = this_page;
         }
         out.push_str(&format!(
             "  {} {:<40} {} {}\n",
             style.outcome(r.outcome),
-            behaviour,
+            r.behaviour(),
             style.paint("2", &r.requirements.join(",")),
             style.paint("2", r.level.as_str()),
         ));
@@ -81,7 +81,7 @@ pub fn render(report: &Report, color: bool) -> String {
             out.push_str(&format!(
                 "\n{} {} [{}] {}\n",
                 style.outcome(r.outcome),
-                r.id,
+                r.key(),
                 r.requirements.join(", "),
                 r.level
             ));
@@ -94,7 +94,7 @@ pub fn render(report: &Report, color: bool) -> String {
             }
             if !r.transcript.is_empty() {
                 out.push_str("  transcript (>> sent, << received, !! stderr, -- event):\n");
-                let times = report.timings.transcript_ms.get(&r.id);
+                let times = report.timings.transcript_ms.get(&r.key());
                 for (i, line) in r.transcript.iter().enumerate() {
                     match times.and_then(|t| t.get(i).copied().flatten()) {
                         Some(ms) => {

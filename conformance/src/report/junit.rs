@@ -6,10 +6,9 @@ use quick_xml::Writer;
 use std::collections::BTreeMap;
 
 pub fn render(report: &Report) -> String {
-    let mut pages: BTreeMap<&str, Vec<&super::CaseRecord>> = BTreeMap::new();
+    let mut pages: BTreeMap<String, Vec<&super::CaseRecord>> = BTreeMap::new();
     for r in &report.results {
-        let page = r.id.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        pages.entry(page).or_default().push(r);
+        pages.entry(r.group()).or_default().push(r);
     }
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
@@ -39,16 +38,16 @@ pub fn render(report: &Report) -> String {
             })
             .count();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", page));
+        suite.push_attribute(("name", page.as_str()));
         suite.push_attribute(("tests", records.len().to_string().as_str()));
         suite.push_attribute(("failures", failures.to_string().as_str()));
         suite.push_attribute(("errors", errors.to_string().as_str()));
         suite.push_attribute(("skipped", skipped.to_string().as_str()));
         let _ = w.write_event(Event::Start(suite));
         for r in records {
-            let name = r.id.rsplit_once('/').map(|(_, b)| b).unwrap_or(&r.id);
+            let name = r.behaviour();
             let mut tc = BytesStart::new("testcase");
-            tc.push_attribute(("classname", page));
+            tc.push_attribute(("classname", page.as_str()));
             tc.push_attribute((
                 "name",
                 xml_chars(&format!("{name} [{}]", r.requirements.join(","))).as_str(),
@@ -56,7 +55,7 @@ pub fn render(report: &Report) -> String {
             let time = report
                 .timings
                 .cases_ms
-                .get(&r.id)
+                .get(&r.key())
                 .map(|ms| format!("{:.3}", *ms as f64 / 1000.0))
                 .unwrap_or_else(|| "0".into());
             tc.push_attribute(("time", time.as_str()));
@@ -103,7 +102,7 @@ pub fn render(report: &Report) -> String {
 fn detail(r: &super::CaseRecord) -> String {
     let mut s = format!(
         "{} [{}] {}\n{}\n",
-        r.id,
+        r.key(),
         r.requirements.join(", "),
         r.level,
         r.message

@@ -81,6 +81,11 @@ pub struct CaseRecord {
     /// Last lines of the wire transcript, for failures, warnings and harness errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<String>,
+    /// Only in a report of both HTTP transports of one server (`--url` with `--sse`):
+    /// the transport this record ran over (`streamable-http` or `sse`), since the same
+    /// case id can run over each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
 }
 
 /// Transcript lines with the time of each (milliseconds since its process started).
@@ -113,8 +118,33 @@ impl CaseRecord {
             expected: verdict.expected,
             actual: verdict.actual,
             transcript,
+            transport: None,
         };
         (record, times)
+    }
+
+    /// The record's key in `timings`: its id, prefixed `<transport>:` in a report of
+    /// two transports.
+    pub fn key(&self) -> String {
+        match &self.transport {
+            Some(t) => format!("{t}:{}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// The group the record is shown under: its spec page (the id up to the last
+    /// `/`), prefixed `<transport>:` in a report of two transports.
+    pub fn group(&self) -> String {
+        let page = self.id.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        match &self.transport {
+            Some(t) => format!("{t}:{page}"),
+            None => page.to_string(),
+        }
+    }
+
+    /// The behaviour part of the id (after the last `/`).
+    pub fn behaviour(&self) -> &str {
+        self.id.rsplit_once('/').map(|(_, b)| b).unwrap_or(&self.id)
     }
 }
 
@@ -192,9 +222,10 @@ pub struct Timings {
     /// Seconds since the Unix epoch when the run started.
     pub started_at_unix: u64,
     pub duration_ms: u64,
-    /// Wall time per case id.
+    /// Wall time per case id (per `<transport>:<id>` in a report of two transports,
+    /// see [`CaseRecord::key`]).
     pub cases_ms: BTreeMap<String, u64>,
-    /// Per case id: the time of each transcript line in its record (ms since that
+    /// Per case id (or record key): the time of each transcript line in its record (ms since that
     /// server process started; null for separators).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transcript_ms: BTreeMap<String, Vec<Option<u64>>>,

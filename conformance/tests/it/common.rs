@@ -68,6 +68,27 @@ pub async fn try_fixture_sse(
     try_fixture(config, only).await
 }
 
+/// Run the selected cases against the fixture serving both HTTP transports on one
+/// port (`mcpspec-fixture --both --port {port}`): Streamable HTTP at `/mcp`, the legacy
+/// HTTP+SSE transport at `/sse`, one report (SSE-008).
+pub async fn try_fixture_both(
+    fault: Option<&str>,
+    only: &[&str],
+    revision: Revision,
+) -> Result<Report, RunError> {
+    let mut command = fixture_command(fault);
+    command
+        .args
+        .extend(["--both", "--port", "{port}"].map(String::from));
+    let config = RunConfig::dual(
+        "http://127.0.0.1:{port}/mcp",
+        "http://127.0.0.1:{port}/sse",
+        Some(command),
+        revision,
+    );
+    try_fixture(config, only).await
+}
+
 async fn run_fixture(config: RunConfig, fault: Option<&str>, only: &[&str]) -> Report {
     try_fixture(config, only)
         .await

@@ -63,6 +63,7 @@ fn record() -> impl Strategy<Value = CaseRecord> {
                     expected,
                     actual,
                     transcript,
+                    transport: None,
                 }
             },
         )

@@ -1,7 +1,7 @@
 //! Faults of `basic/transports/streamable-http` (catalogue areas HTTP and SEC-001),
 //! run over Streamable HTTP against `mcpspec-fixture --port`.
 
-use crate::common::{assert_http_faults, FaultExpectation};
+use crate::common::{assert_http_faults, check_fixture_http, FaultExpectation};
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
 
@@ -261,6 +261,14 @@ pub(crate) const EXPECTATIONS: &[FaultExpectation] = &[
         only: &[id!("foreign-host-forbidden")],
         outcomes: &[(id!("foreign-host-forbidden"), Outcome::Warn)],
     },
+    // SEC-003: the extra listener is on another port, so only the process-group
+    // look-up (the runner started the server) sees it.
+    FaultExpectation {
+        fault: "http-listen-all-interfaces",
+        revision: LATEST,
+        only: &[id!("loopback-only")],
+        outcomes: &[(id!("loopback-only"), Outcome::Warn)],
+    },
     FaultExpectation {
         fault: "http-sequential-session-id",
         revision: LATEST,
@@ -365,5 +373,96 @@ async fn session_resumes_an_sse_answer_closed_early() {
             .any(|l| l.contains("resumed the SSE answer with Last-Event-ID")),
         "the answer did not come through a resumption:\n{}",
         transcript.join("\n")
+    );
+}
+
+/// HTTP-014 opens two GET streams when the server grants them (the clean fixture
+/// does), and falls back to one GET plus POST streams when the second is refused
+/// (`http-get-closed-no-reconnect` refuses every later GET); the verdict names the
+/// setup either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stream_per_message_tries_two_get_streams() {
+    let case = id!("one-stream-per-message");
+    let clean = check_fixture_http(None, &[case], LATEST).await;
+    let r = clean.results.iter().find(|r| r.id == case).expect("ran");
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(r.message.contains("two GET streams"), "{}", r.message);
+
+    let refused = check_fixture_http(Some("http-get-closed-no-reconnect"), &[case], LATEST).await;
+    let r = refused.results.iter().find(|r| r.id == case).expect("ran");
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(
+        r.message.contains("a second GET was refused")
+            && r.message.contains("HTTP 400")
+            && r.message.contains("one GET stream plus POST streams"),
+        "{}",
+        r.message
+    );
+
+    let broadcast = check_fixture_http(Some("http-broadcast-notifications"), &[case], LATEST).await;
+    let r = broadcast
+        .results
+        .iter()
+        .find(|r| r.id == case)
+        .expect("ran");
+    assert_eq!(r.outcome, Outcome::Fail, "{}", r.message);
+    assert!(r.message.contains("two GET streams"), "{}", r.message);
+    assert!(
+        r.actual
+            .as_deref()
+            .is_some_and(|a| a.contains("GET #1") && a.contains("GET #2")),
+        "{:?}",
+        r.actual
+    );
+}
+
+/// SEC-003 for a server mcpspec did not start: only the endpoint's port can be looked
+/// at, and the verdict says so (the fault's extra all-interfaces listener on another
+/// port stays invisible that way, which is why a started server is judged by its
+/// process group instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_only_falls_back_to_the_port_without_a_started_server() {
+    use mcpspec::case::RunConfig;
+    use mcpspec::cases::catalogue;
+    use mcpspec::runner::{self, NoProgress, Selection};
+    use mcpspec_harness::{CommandSpec, ProcessOptions, ServerProcess};
+    use std::time::{Duration, Instant};
+
+    let port = mcpspec_harness::free_loopback_port().expect("a free port");
+    let argv = [
+        env!("CARGO_BIN_EXE_mcpspec-fixture").to_string(),
+        "--port".into(),
+        port.to_string(),
+        "--fault".into(),
+        "http-listen-all-interfaces".into(),
+    ];
+    let spec = CommandSpec::from_argv(&argv).expect("argv");
+    let (control, _stdin, _stdout) = ServerProcess::spawn(&spec, &ProcessOptions::default())
+        .expect("fixture starts")
+        .split();
+    let addr = format!("127.0.0.1:{port}").parse().expect("address");
+    mcpspec_harness::wait_until_listening(addr, Instant::now() + Duration::from_secs(20))
+        .await
+        .expect("fixture listens");
+    let config = RunConfig::http(&format!("http://127.0.0.1:{port}/mcp"), None, LATEST);
+    let selection = Selection {
+        only: vec![id!("loopback-only").to_string()],
+        skip: Vec::new(),
+    };
+    let report = runner::run(config, &catalogue(), &selection, &NoProgress).await;
+    control.kill();
+    let _ = control.wait_exit(Duration::from_secs(5)).await;
+    let report = report.expect("run");
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == id!("loopback-only"))
+        .expect("ran");
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    assert!(
+        r.message.contains("mcpspec did not start the server")
+            && r.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        r.message
     );
 }

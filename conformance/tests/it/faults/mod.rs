@@ -43,6 +43,10 @@ const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
         "sse.rs: the run stops before any case, naming SSE-002 (mcpspec never follows it)",
     ),
     (
+        "sse-no-legacy-endpoint",
+        "sse.rs: a run of both HTTP transports (`--both`) reports the SSE-008 warning",
+    ),
+    (
         "fixed-version",
         "indistinguishable from a conformant server that supports only 2024-11-05",
     ),

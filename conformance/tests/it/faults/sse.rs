@@ -1,7 +1,10 @@
 //! Faults of the legacy HTTP+SSE transport (`basic/transports/http-with-sse`, catalogue
 //! area SSE), run against `mcpspec-fixture --sse --port`.
 
-use crate::common::{assert_faults_over, try_fixture_sse, FaultExpectation, Over};
+use crate::common::{
+    assert_faults_over, check_fixture_http, check_fixture_sse, try_fixture_both, try_fixture_sse,
+    FaultExpectation, Over,
+};
 use mcpspec::cases::catalogue;
 use mcpspec::report::Outcome;
 use mcpspec::spec::Revision;
@@ -171,4 +174,112 @@ async fn foreign_endpoint_is_not_followed() {
         "{error}"
     );
     assert!(error.contains("http://localhost:"), "{error}");
+}
+
+const DUAL: &str = "basic/transports/http-with-sse/both-transports-served";
+
+/// SSE-008 over the fixture serving both transports on one port: pass, in the
+/// Streamable HTTP profile only, with the other profile's records tagged `sse`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_transports_served_passes_on_the_clean_fixture() {
+    let report = try_fixture_both(
+        None,
+        &[
+            "SSE-008",
+            id!("endpoint-first"),
+            "basic/utilities/ping/empty-result",
+        ],
+        Revision::V2025_11_25,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the run of both transports did not start: {e}"));
+    assert_eq!(report.subject.transport, "streamable-http+sse");
+    let dual: Vec<_> = report.results.iter().filter(|r| r.id == DUAL).collect();
+    assert_eq!(dual.len(), 1, "{:?}", report.results);
+    assert_eq!(dual[0].outcome, Outcome::Pass, "{}", dual[0].message);
+    assert_eq!(dual[0].transport.as_deref(), Some("streamable-http"));
+    let over = |t: &str| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.transport.as_deref() == Some(t))
+            .map(|r| (r.id.as_str(), r.outcome))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        over("sse"),
+        vec![
+            (id!("endpoint-first"), Outcome::Pass),
+            ("basic/utilities/ping/empty-result", Outcome::Pass),
+        ]
+    );
+    assert!(over("streamable-http").contains(&("basic/utilities/ping/empty-result", Outcome::Pass)));
+}
+
+/// `sse-no-legacy-endpoint`: the server keeps only Streamable HTTP. The legacy profile
+/// cannot start; the report holds the Streamable HTTP profile and SSE-008's warning,
+/// which says what the SSE URL answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_legacy_endpoint_is_an_sse008_warning() {
+    let report = try_fixture_both(
+        Some("sse-no-legacy-endpoint"),
+        &["SSE-008", "basic/utilities/ping/empty-result"],
+        Revision::V2025_11_25,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the Streamable HTTP profile should still run: {e}"));
+    let dual = report
+        .results
+        .iter()
+        .find(|r| r.id == DUAL)
+        .expect("SSE-008 ran");
+    assert_eq!(dual.outcome, Outcome::Warn, "{}", dual.message);
+    assert_eq!(dual.requirements, vec!["SSE-008".to_string()]);
+    assert!(
+        dual.actual.as_deref().is_some_and(|a| a.contains("404")),
+        "{:?}",
+        dual.actual
+    );
+    assert!(report
+        .results
+        .iter()
+        .all(|r| r.transport.as_deref() == Some("streamable-http")));
+    assert!(
+        report
+            .subject
+            .command
+            .contains("the sse profile did not start"),
+        "{}",
+        report.subject.command
+    );
+    // Without SSE-008 selected, a profile that cannot start is the run's error.
+    let error = try_fixture_both(
+        Some("sse-no-legacy-endpoint"),
+        &["basic/utilities/ping/empty-result"],
+        Revision::V2025_11_25,
+    )
+    .await
+    .err()
+    .map(|e| e.to_string());
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("404")),
+        "{error:?}"
+    );
+}
+
+/// With one URL, SSE-008 cannot be judged: not applicable over either transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_transports_served_needs_both_urls() {
+    for report in [
+        check_fixture_http(None, &["SSE-008"], Revision::V2025_11_25).await,
+        check_fixture_sse(None, &["SSE-008"], Revision::V2025_11_25).await,
+    ] {
+        let dual = report
+            .results
+            .iter()
+            .find(|r| r.id == DUAL)
+            .expect("SSE-008 listed");
+        assert_eq!(dual.outcome, Outcome::NotApplicable, "{}", dual.message);
+        assert!(dual.transport.is_none());
+    }
 }

@@ -5,8 +5,9 @@
 //! The transport's rules come from 2024-11-05, but later revisions ask servers that
 //! serve old clients to keep it (§Backwards Compatibility), and such servers negotiate
 //! later versions over it: so the cases apply to every session-era revision a run
-//! negotiates over `--sse`. SSE-008 (both transports on one server) needs two URLs
-//! and is not checked here.
+//! negotiates over `--sse`. SSE-008 (both transports on one server) runs when both
+//! URLs are given (`--url` with `--sse`): the runner then runs one profile per
+//! transport, and this case, in the first, initializes over the other endpoint.
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::session::{media_type, request_message, LegacySseInfo, Session};
@@ -126,7 +127,109 @@ pub const CASES: &[Case] = &[
         isolation: Isolation::Raw,
         run: |ctx| Box::pin(foreign_host_forbidden(ctx)),
     },
+    Case {
+        id: "basic/transports/http-with-sse/both-transports-served",
+        title: "A server keeping old clients serves the legacy SSE endpoints beside Streamable HTTP",
+        requirements: &["SSE-008"],
+        level: Level::Should,
+        revisions: Revisions::since(Revision::V2025_03_26),
+        transports: BOTH_HTTP,
+        needs: &[],
+        isolation: Isolation::Shared,
+        run: |ctx| Box::pin(both_transports_served(ctx)),
+    },
 ];
+
+/// SSE-008 runs over either HTTP transport (in a run of both, in the first profile).
+const BOTH_HTTP: &[Transport] = &[Transport::StreamableHttp, Transport::LegacySse];
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::StreamableHttp => "Streamable HTTP",
+        Transport::LegacySse => "legacy HTTP+SSE",
+        Transport::Stdio => "stdio",
+    }
+}
+
+/// SSE-008: this profile's endpoint completed initialize (the run's handshake); the
+/// other endpoint of the same server must too. With one URL there is nothing to
+/// compare: not applicable.
+async fn both_transports_served(ctx: &mut Ctx) -> CaseResult {
+    let Some(companion) = ctx.config().companion.clone() else {
+        return Ok(Verdict::not_applicable(
+            "only one endpoint was given; give both --url and --sse to check a server that keeps the legacy endpoints",
+        ));
+    };
+    let this = ctx.config().transport();
+    let this_url = ctx
+        .config()
+        .http
+        .as_ref()
+        .map(|h| h.url.clone())
+        .unwrap_or_default();
+    let mut other = ctx.config().clone();
+    other.companion = None;
+    if let Some(h) = other.http.as_mut() {
+        h.url = companion.url.clone();
+        h.legacy_sse = companion.transport == Transport::LegacySse;
+    }
+    let what = format!(
+        "{} at {}",
+        transport_name(companion.transport),
+        companion.url
+    );
+    let expected = format!(
+        "initialize completes over {} at {this_url} and over {what}",
+        transport_name(this)
+    );
+    // Its own traffic log: the passive checks judge the run's profile only.
+    let session = match other.open_session(crate::traffic::TrafficLog::new(1000)) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Verdict::violation(format!("{what} cannot be used: {e}"))
+                .expected(expected)
+                .actual(e))
+        }
+    };
+    let outcome = initialize_other(&session, ctx.version(), ctx.config().init_timeout).await;
+    session.close_stdin().await;
+    match outcome {
+        Ok(version) => Ok(Verdict::pass(format!(
+            "both endpoints completed initialize in this run: {} (the run's session) and {what} (negotiated {version})",
+            transport_name(this)
+        ))),
+        Err(why) => Ok(Verdict::violation(format!(
+            "the server does not serve both transports: {what} did not complete initialize"
+        ))
+        .expected(expected)
+        .actual(why)),
+    }
+}
+
+/// Initialize over a session of the other transport: the negotiated version, or why not.
+async fn initialize_other(
+    session: &Session,
+    version: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    if session.legacy_sse().is_some() {
+        session.legacy_endpoint(timeout).await?;
+    }
+    let handshake = session
+        .handshake(version, json!({}), timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    if handshake.result().is_none() {
+        return Err(format!(
+            "initialize was refused: {}",
+            handshake.response.summary()
+        ));
+    }
+    Ok(handshake
+        .protocol_version()
+        .unwrap_or("(no version)")
+        .to_string())
+}
 
 /// SEC-001: origins no local server may serve.
 const FOREIGN_ORIGINS: &[&str] = &[

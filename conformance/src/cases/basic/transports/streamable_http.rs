@@ -1877,16 +1877,20 @@ async fn stream_tool(ctx: &Ctx) -> Option<(String, Value)> {
     quick_tool(ctx).await.ok()
 }
 
-/// HTTP-014: no message appears on two streams (one GET stream plus the POST streams).
+/// HTTP-014: no message appears on two streams. The catalogue's setup: two GET streams
+/// (when the server refuses a second one, a single GET) plus the POST streams of calls
+/// that report progress; the verdict names the setup used.
 async fn one_stream_per_message(ctx: &mut Ctx) -> CaseResult {
     let info = http_info(ctx)?;
-    let mut get = open_get(ctx, &info).await.ok();
+    let (mut gets, setup) = open_two_gets(ctx, &info).await;
     let tool = stream_tool(ctx).await;
     let mut streams = traffic_on_streams(ctx, &info, tool.as_ref(), 3).await?;
-    if let Some(g) = get.as_mut() {
+    // The observation window after the last answer is the test itself; each GET
+    // stream gets a whole one (what arrived meanwhile waits in its connection).
+    for g in gets.iter_mut() {
         g.read_until(Instant::now() + GET_WATCH, |_| false).await;
     }
-    streams.extend(get);
+    streams.extend(gets);
     let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
     for s in &streams {
         for m in s.messages() {
@@ -1903,16 +1907,58 @@ async fn one_stream_per_message(ctx: &mut Ctx) -> CaseResult {
     twice.sort();
     if twice.is_empty() {
         return Ok(Verdict::pass(format!(
-            "{} distinct messages, each on exactly one of {} streams",
+            "{} distinct messages, each on exactly one of {} streams ({setup})",
             seen.len(),
             streams.len()
         )));
     }
-    Ok(
-        Verdict::violation("server messages were delivered on more than one stream")
-            .expected("each message on exactly one stream")
-            .actual(twice.join("\n")),
-    )
+    Ok(Verdict::violation(format!(
+        "server messages were delivered on more than one stream ({setup})"
+    ))
+    .expected("each message on exactly one stream")
+    .actual(twice.join("\n")))
+}
+
+/// HTTP-014's standalone streams: two GET streams when the server grants them, else
+/// the one it grants (or none), and a description of that setup for the verdict.
+async fn open_two_gets(ctx: &Ctx, info: &HttpSessionInfo) -> (Vec<OpenStream>, String) {
+    let first = match open_get(ctx, info).await {
+        Ok(g) => g,
+        Err(why) => {
+            return (
+                Vec::new(),
+                format!(
+                    "no GET stream: {}; POST streams only",
+                    clip(&why.message, 120)
+                ),
+            )
+        }
+    };
+    let second = OpenStream::open(info, get_request(info, None), "GET #2", ctx.timeout()).await;
+    match second {
+        Ok(g) if g.is_sse() => {
+            let mut first = first;
+            first.label = "GET #1".into();
+            (
+                vec![first, g],
+                "two GET streams plus POST streams".to_string(),
+            )
+        }
+        Ok(g) => (
+            vec![first],
+            format!(
+                "a second GET was refused ({}), so one GET stream plus POST streams",
+                clip(&g.describe(), 120)
+            ),
+        ),
+        Err(why) => (
+            vec![first],
+            format!(
+                "a second GET failed ({}), so one GET stream plus POST streams",
+                clip(&why.message, 120)
+            ),
+        ),
+    }
 }
 
 /// HTTP-015: every event id seen on the session's streams is distinct.
@@ -2373,47 +2419,11 @@ async fn foreign_host_forbidden(ctx: &mut Ctx) -> CaseResult {
 
 /// The addresses of LISTEN sockets on `port` in a `/proc/net/tcp` or `tcp6` table.
 pub fn listening_addresses(table: &str, port: u16) -> Vec<std::net::IpAddr> {
-    let mut out = Vec::new();
-    for line in table.lines().skip(1) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
-            continue;
-        };
-        // 0A is TCP_LISTEN.
-        if *state != "0A" {
-            continue;
-        }
-        let Some((addr, p)) = local.split_once(':') else {
-            continue;
-        };
-        if u16::from_str_radix(p, 16).ok() != Some(port) {
-            continue;
-        }
-        // The kernel prints each 32-bit word of the address in host byte order.
-        let words: Option<Vec<[u8; 4]>> = (0..addr.len() / 8)
-            .map(|i| {
-                u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16)
-                    .ok()
-                    .map(u32::to_le_bytes)
-            })
-            .collect();
-        let Some(words) = words else {
-            continue;
-        };
-        let bytes: Vec<u8> = words.concat();
-        match bytes.len() {
-            4 => out.push(std::net::IpAddr::from([
-                bytes[0], bytes[1], bytes[2], bytes[3],
-            ])),
-            16 => {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(&bytes);
-                out.push(std::net::IpAddr::from(b));
-            }
-            _ => {}
-        }
-    }
-    out
+    mcpspec_harness::process::parse_listening_sockets(table)
+        .into_iter()
+        .filter(|s| s.addr.port() == port)
+        .map(|s| s.addr.ip())
+        .collect()
 }
 
 fn is_loopback_ip(ip: &std::net::IpAddr) -> bool {
@@ -2425,48 +2435,101 @@ fn is_loopback_ip(ip: &std::net::IpAddr) -> bool {
     }
 }
 
-/// SEC-003: the listening sockets of the endpoint's port (this machine's
-/// `/proc/net/tcp*`) are bound to loopback addresses only.
+/// SEC-003: the server listens on loopback addresses only. When mcpspec started the
+/// server, every listening TCP socket of its process group is judged (found through
+/// the sockets each process holds open, so listeners on other ports and in child
+/// processes count too); otherwise the listening sockets of the endpoint's port.
 async fn loopback_only(ctx: &mut Ctx) -> CaseResult {
     let info = http_info(ctx)?;
-    if !info.endpoint.addr.ip().is_loopback() {
-        return Ok(Verdict::untestable(
-            "the endpoint is not on this machine's loopback, so its listening sockets cannot be inspected",
-        ));
+    match ctx.config().server_pid {
+        Some(pgid) => Ok(loopback_by_group(pgid)),
+        None => Ok(loopback_by_port(&info)),
     }
-    let port = info.endpoint.addr.port();
-    let mut found = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        if let Ok(text) = std::fs::read_to_string(table) {
-            found.extend(listening_addresses(&text, port));
-        }
-    }
-    if found.is_empty() {
-        return Ok(Verdict::untestable(format!(
-            "no listening socket for port {port} is visible in /proc/net/tcp* (another network namespace?)"
-        )));
-    }
-    let exposed: Vec<String> = found
+}
+
+fn loopback_verdict(sockets: &[(String, std::net::IpAddr)], how: &str) -> Verdict {
+    let exposed: Vec<&str> = sockets
         .iter()
-        .filter(|ip| !is_loopback_ip(ip))
-        .map(|ip| format!("{ip}:{port}"))
+        .filter(|(_, ip)| !is_loopback_ip(ip))
+        .map(|(what, _)| what.as_str())
         .collect();
     if exposed.is_empty() {
-        return Ok(Verdict::pass(format!(
-            "the server listens on loopback only ({})",
-            found
-                .iter()
-                .map(|ip| format!("{ip}:{port}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        let all: Vec<&str> = sockets.iter().map(|(what, _)| what.as_str()).collect();
+        return Verdict::pass(format!(
+            "the server listens on loopback only ({how}): {}",
+            all.join(", ")
+        ));
     }
-    Ok(
-        Verdict::violation("the server listens beyond loopback, reachable from other machines")
-            .expected(format!(
-                "listening only on 127.0.0.1:{port} or [::1]:{port}"
-            ))
-            .actual(format!("listening on {}", exposed.join(", "))),
+    Verdict::violation(format!(
+        "the server listens beyond loopback, reachable from other machines ({how})"
+    ))
+    .expected("listening sockets on 127.0.0.1 or ::1 only")
+    .actual(format!("listening on {}", exposed.join(", ")))
+}
+
+/// SEC-003 for a server mcpspec started: the listening sockets of its process group.
+fn loopback_by_group(pgid: u32) -> Verdict {
+    let group = mcpspec_harness::group_listening_sockets(pgid);
+    if group.members.is_empty() {
+        return Verdict::untestable(format!(
+            "the started server's process group {pgid} is not visible in /proc (no procfs, or the server exited)"
+        ));
+    }
+    if group.listening.is_empty() {
+        return Verdict::untestable(format!(
+            "none of the {} process(es) of the started server's group holds a listening TCP socket visible in /proc/net/tcp* (another network namespace, or unreadable descriptors?)",
+            group.members.len()
+        ));
+    }
+    let sockets: Vec<(String, std::net::IpAddr)> = group
+        .listening
+        .iter()
+        .map(|(pid, s)| {
+            let who = if *pid == pgid {
+                ""
+            } else {
+                " (a child process)"
+            };
+            (format!("{}{who}", s.addr), s.addr.ip())
+        })
+        .collect();
+    loopback_verdict(
+        &sockets,
+        &format!(
+            "every listening socket of the {} process(es) mcpspec started",
+            group.members.len()
+        ),
+    )
+}
+
+/// SEC-003 for a server at a given URL: mcpspec did not start it, so only the
+/// listening sockets of the endpoint's port on this machine can be judged.
+fn loopback_by_port(info: &HttpSessionInfo) -> Verdict {
+    if !info.endpoint.addr.ip().is_loopback() {
+        return Verdict::untestable(
+            "the endpoint is not on this machine's loopback, so its listening sockets cannot be inspected",
+        );
+    }
+    let port = info.endpoint.addr.port();
+    let found: Vec<std::net::IpAddr> = mcpspec_harness::process::listening_sockets()
+        .into_iter()
+        .filter(|s| s.addr.port() == port)
+        .map(|s| s.addr.ip())
+        .collect();
+    if found.is_empty() {
+        return Verdict::untestable(format!(
+            "mcpspec did not start the server and no listening socket for port {port} is visible in /proc/net/tcp* (another network namespace?)"
+        ));
+    }
+    let sockets: Vec<(String, std::net::IpAddr)> = found
+        .iter()
+        .map(|ip| (std::net::SocketAddr::new(*ip, port).to_string(), *ip))
+        .collect();
+    loopback_verdict(
+        &sockets,
+        &format!(
+            "mcpspec did not start the server, so only the endpoint's port {port} was looked at"
+        ),
     )
 }
 
