@@ -235,9 +235,9 @@ impl Progress for Bar {
     fn finished(&self, record: &CaseRecord) {
         if matches!(record.outcome, Outcome::Fail | Outcome::HarnessError) {
             self.0
-                .println(format!("{} {}", record.outcome.as_str(), record.id));
+                .println(format!("{} {}", record.outcome.as_str(), record.key()));
         }
-        self.0.set_message(record.id.clone());
+        self.0.set_message(record.key());
         self.0.inc(1);
     }
 }

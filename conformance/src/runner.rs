@@ -262,6 +262,10 @@ async fn run_both(
     let started = http.start_server.then(|| config.target.display());
     let first_transport = config.transport();
     let second_transport = legacy.transport();
+    let progress = &Accumulated {
+        inner: progress,
+        total: std::sync::atomic::AtomicUsize::new(0),
+    };
     let first = run_profile(config, catalogue, selection, progress, server).await;
     // The SSE-008 case runs once: in the first profile, unless that one never started.
     let mut second_selection = selection.clone();
@@ -306,6 +310,26 @@ async fn run_both(
         (Err(e), Ok(b)) if dual_selected => Ok(without(b, second_transport, first_transport, &e)),
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// Progress over two profiles: the totals add up.
+struct Accumulated<'a> {
+    inner: &'a dyn Progress,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress for Accumulated<'_> {
+    fn started(&self, total: usize) {
+        let sum = self
+            .total
+            .fetch_add(total, std::sync::atomic::Ordering::Relaxed)
+            + total;
+        self.inner.started(sum);
+    }
+
+    fn finished(&self, record: &CaseRecord) {
+        self.inner.finished(record);
     }
 }
 

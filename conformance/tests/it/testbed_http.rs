@@ -335,3 +335,124 @@ async fn server_everything_over_sse() {
     assert_eq!(report.subject.negotiated_revision, "2024-11-05");
     insta::assert_snapshot!("testbed_sse_server_everything", sse_verdicts(&report));
 }
+
+// ---------------------------------------------------------------------------
+// Both HTTP transports of one server (`check --url … --sse …`, SSE-008).
+// ---------------------------------------------------------------------------
+
+/// SSE-008 and one transport-neutral case over both transports of the server `argv`
+/// starts (`{port}` in both URLs).
+async fn check_both(argv: Vec<String>, env: &[(&str, String)]) -> Report {
+    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
+    command.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let mut config = RunConfig::dual(
+        "http://127.0.0.1:{port}/mcp",
+        "http://127.0.0.1:{port}/sse",
+        Some(command),
+        Revision::V2025_11_25,
+    );
+    config.request_timeout = Duration::from_secs(5);
+    config.init_timeout = Duration::from_secs(30);
+    config.jobs = 3;
+    let selection = Selection {
+        only: strings(&["SSE-008", "basic/utilities/ping/empty-result"]),
+        skip: Vec::new(),
+    };
+    runner::run(config, &catalogue(), &selection, &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("check of both transports of {argv:?} could not run: {e}"))
+}
+
+/// `(transport, outcome, case behaviour)` of every record, sorted.
+fn tagged(report: &Report) -> Vec<String> {
+    let mut out: Vec<String> = report
+        .results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.transport.as_deref().unwrap_or("-"),
+                r.outcome.as_str(),
+                r.id.rsplit('/').next().unwrap_or(&r.id)
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The Python SDK builds a Starlette app per transport; one app with the routes of
+/// both (the test-bed server's tools) serves `/mcp` and `/sse` on one port, and
+/// passes SSE-008 with the same case passing over each transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_serving_both_transports() {
+    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let python = cmd.first().cloned().expect("a python interpreter");
+    let script = format!(
+        "import sys; sys.path.insert(0, {dir:?}); import server, uvicorn\n\
+         from starlette.applications import Starlette\n\
+         modern = server.mcp.streamable_http_app(); legacy = server.mcp.sse_app()\n\
+         app = Starlette(routes=list(modern.routes) + list(legacy.routes), lifespan=modern.router.lifespan_context)\n\
+         uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')\n",
+        dir = repo_root().join("testbed/python").display().to_string()
+    );
+    let report = check_both(vec![python, "-c".into(), script, "{port}".into()], &[]).await;
+    assert_eq!(report.subject.transport, "streamable-http+sse");
+    assert_eq!(
+        tagged(&report),
+        strings(&[
+            "sse pass empty-result",
+            "streamable-http pass both-transports-served",
+            "streamable-http pass empty-result",
+        ])
+    );
+}
+
+/// server-everything serves one HTTP transport per mode (`streamableHttp`: `/mcp`
+/// only; `sse`: `/sse` only), so declaring both URLs gets the SSE-008 warning, naming
+/// what the missing endpoint answered (Express's 404 page), and a report of the
+/// transport that did start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_everything_serves_one_transport_per_mode() {
+    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+        return;
+    };
+    let loopback = repo_root().join("testbed/loopback.mjs");
+    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    for (mode, ran, missing) in [
+        ("streamableHttp", "streamable-http", "Cannot GET /sse"),
+        ("sse", "sse", "Cannot POST /mcp"),
+    ] {
+        let mut argv = cmd.clone();
+        if argv.last().map(String::as_str) == Some("stdio") {
+            argv.pop();
+        }
+        argv.push(mode.into());
+        let report = check_both(argv, &env).await;
+        assert_eq!(
+            tagged(&report),
+            strings(&[
+                &format!("{ran} pass empty-result"),
+                &format!("{ran} warn both-transports-served"),
+            ]),
+            "{mode}"
+        );
+        let dual = report
+            .results
+            .iter()
+            .find(|r| r.requirements == ["SSE-008"])
+            .expect("SSE-008 ran");
+        assert!(
+            dual.actual
+                .as_deref()
+                .is_some_and(|a| a.contains("404") && a.contains(missing)),
+            "{mode}: {:?}",
+            dual.actual
+        );
+    }
+}

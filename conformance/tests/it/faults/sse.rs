@@ -283,3 +283,48 @@ async fn both_transports_served_needs_both_urls() {
         assert!(dual.transport.is_none());
     }
 }
+
+/// The progress bar of a run of both transports counts the cases of both profiles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_of_both_transports_adds_up() {
+    use mcpspec::case::RunConfig;
+    use mcpspec::report::CaseRecord;
+    use mcpspec::runner::{self, Progress, Selection};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Count {
+        total: AtomicUsize,
+        finished: AtomicUsize,
+    }
+    impl Progress for Count {
+        fn started(&self, total: usize) {
+            self.total.store(total, Ordering::SeqCst);
+        }
+        fn finished(&self, _record: &CaseRecord) {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut command = crate::common::fixture_command(None);
+    command
+        .args
+        .extend(["--both", "--port", "{port}"].map(String::from));
+    let config = RunConfig::dual(
+        "http://127.0.0.1:{port}/mcp",
+        "http://127.0.0.1:{port}/sse",
+        Some(command),
+        Revision::V2025_11_25,
+    );
+    let selection = Selection {
+        only: vec!["SSE-008".into(), "basic/utilities/ping/".into()],
+        skip: Vec::new(),
+    };
+    let count = Count::default();
+    let report = runner::run(config, &catalogue(), &selection, &count)
+        .await
+        .expect("run");
+    // SSE-008 once, the three ping cases over each transport.
+    assert_eq!(report.results.len(), 7);
+    assert_eq!(count.total.load(Ordering::SeqCst), 7);
+    assert_eq!(count.finished.load(Ordering::SeqCst), 7);
+}
