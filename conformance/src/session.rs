@@ -752,6 +752,13 @@ impl Session {
         }
     }
 
+    /// Take in a message read outside this session's own connections (a fuzz schedule
+    /// that reads an answer itself) as if it had arrived on one of them: it is logged
+    /// and wakes its waiter.
+    pub fn inject(&self, inbound: Inbound) {
+        handle_inbound(&self.shared, inbound);
+    }
+
     /// Method of a request this session sent, by id.
     pub fn method_of(&self, id: &Value) -> Option<String> {
         lock(&self.shared.methods).get(&id_key(id)).cloned()

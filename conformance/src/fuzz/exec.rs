@@ -6,6 +6,7 @@
 //! (the JSON-RPC client), and only [`Target::open`] knows it is a stdio child process.
 //! An HTTP transport would supply its own `open` returning the same kind of session.
 
+use super::http_delivery::HttpRun;
 use super::program::{
     collect_markers, id_token, prepare, segments, IdAllocator, Program, RequestInfo, Segment, Step,
     MARKER_CLOSE, MARKER_OPEN, MARKER_SEP,
@@ -13,8 +14,7 @@ use super::program::{
 use crate::session::{id_key, RequestError, Session};
 use crate::traffic::{Inbound, TrafficLog};
 use mcpspec_harness::{
-    CommandSpec, Delivery, ExitInfo, ProcessControl, ProcessOptions, ServerProcess, SpawnError,
-    StdinWriter,
+    CommandSpec, ExitInfo, ProcessControl, ProcessOptions, ServerProcess, SpawnError, StdinWriter,
 };
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -471,6 +471,8 @@ pub struct Observation {
     pub duplicates: Vec<(String, String)>,
     /// Responses whose id was never sent to this process.
     pub unknown_ids: Vec<Value>,
+    /// Over Streamable HTTP (broken messages came in SSE events or bodies, not lines).
+    pub http: bool,
 }
 
 impl Observation {
@@ -507,17 +509,34 @@ impl Conn {
     ) -> Observation {
         let t0 = Instant::now();
         let mut prepared = prepare(program, &mut self.alloc);
+        // Over HTTP: the input's second session, if it has steps for one.
+        let mut http_run = None;
         if self.http {
             // Every step is its own POST: lines do not run into each other.
             for r in &mut prepared.requests {
                 r.demanded = r.well_formed;
             }
+            let run = HttpRun::open(
+                &self.session,
+                &self.handshake,
+                &prepared.steps,
+                limits.timeout,
+            )
+            .await;
+            http_run = Some(run);
         }
+        // Ids sent in the second session are its own: this process's book must not
+        // know them (an answer to one here is an answer for another session).
+        let second_keys = second_session_keys(&prepared.steps, http_run.as_ref());
         let session = self.session.clone();
         let mark = session.mark();
         let mut messages = 0usize;
 
-        for key in &prepared.ids_sent {
+        for key in prepared
+            .ids_sent
+            .iter()
+            .filter(|k| !second_keys.contains(*k))
+        {
             let method = prepared
                 .requests
                 .iter()
@@ -537,7 +556,12 @@ impl Conn {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
         let mut waiters = tokio::task::JoinSet::new();
         for (i, r) in prepared.requests.iter().enumerate() {
-            let pending = session.expect(&r.id, &r.method);
+            let pending = match &http_run {
+                Some(run) => run
+                    .session_for(&session, prepared.steps.get(r.step))
+                    .expect(&r.id, &r.method),
+                None => session.expect(&r.id, &r.method),
+            };
             let tx = tx.clone();
             let bound = limits.timeout * 4 + limits.write_timeout;
             let http = self.http;
@@ -587,10 +611,11 @@ impl Conn {
                         let deadline = Instant::now() + limits.timeout.min(Duration::from_secs(1));
                         wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
                     }
-                    let written = if self.http {
+                    let written = if let Some(run) = http_run.as_mut() {
+                        let bound = limits.timeout * 4 + limits.write_timeout;
                         tokio::time::timeout(
                             limits.write_timeout,
-                            http_posts(&session, &prepared.steps, &steps),
+                            run.post(&session, &prepared.steps, &steps, bound),
                         )
                         .await
                     } else {
@@ -621,6 +646,16 @@ impl Conn {
                     session.close_stdin().await;
                     closed_stdin = true;
                     break;
+                }
+            }
+        }
+
+        if let Some(run) = http_run.as_mut() {
+            self.settle_http(run, &prepared, &sent_at, &mut rx, &mut answered, limits)
+                .await;
+            for r in prepared.requests.iter_mut() {
+                if run.not_owed(r.step) {
+                    r.demanded = false;
                 }
             }
         }
@@ -720,8 +755,15 @@ impl Conn {
             self.dead = true;
         }
 
-        let events = session.events_since(mark);
-        let (duplicates, unknown_ids) = self.count_answers(&events);
+        let mut events = session.events_since(mark);
+        let (mut duplicates, mut unknown_ids) = self.count_answers(&events);
+        if let Some(second) = http_run.as_ref().and_then(|r| r.second.as_ref()) {
+            let (theirs, d, u) = second_session_answers(second, &second_keys);
+            events.extend(theirs);
+            duplicates.extend(d);
+            unknown_ids.extend(u);
+        }
+        drop(http_run);
         let stderr = self.new_stderr();
         let rss_kb = if exit.is_none() {
             self.rss.sample(self.pid())
@@ -754,7 +796,36 @@ impl Conn {
             markers,
             duplicates,
             unknown_ids,
+            http: self.http,
         }
+    }
+
+    /// Over HTTP, before the liveness ping: wait for the readers of dropped SSE answers
+    /// (until then it is unknown whether their answers are owed), then for the second
+    /// session's answers, and end the second session.
+    async fn settle_http(
+        &mut self,
+        run: &mut HttpRun,
+        prepared: &super::program::Prepared,
+        sent_at: &[Option<Instant>],
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>,
+        answered: &mut [Option<Instant>],
+        limits: &Limits,
+    ) {
+        run.settle(Instant::now() + limits.timeout).await;
+        if run.second.is_none() {
+            return;
+        }
+        let theirs: Vec<usize> = (0..prepared.requests.len())
+            .filter(|&i| {
+                let r = &prepared.requests[i];
+                r.demanded
+                    && sent_at[i].is_some()
+                    && prepared.steps.get(r.step).is_some_and(|s| s.session != 0)
+            })
+            .collect();
+        wait_answers(rx, answered, &theirs, Instant::now() + limits.timeout).await;
+        run.close_second(limits.write_timeout).await;
     }
 
     /// Ping after an input. A ping unanswered after a short patience is followed by a
@@ -997,46 +1068,55 @@ impl Conn {
     }
 }
 
-/// Over HTTP every step is its own POST, its body written following the step's split
-/// points and delay; a step marked `coalesce` is posted concurrently with the one
-/// before it (concurrent requests in one session).
-async fn http_posts(
-    session: &Session,
-    steps: &[Step],
-    members: &[usize],
-) -> Result<(), RequestError> {
-    let mut groups: Vec<Vec<Delivery>> = Vec::new();
-    for &i in members {
-        let Some(step) = steps.get(i) else { continue };
-        let bytes = step.bytes();
-        if bytes.is_empty() {
+/// Ids (as keys) of the requests and messages sent in the second session.
+fn second_session_keys(steps: &[Step], run: Option<&HttpRun>) -> HashSet<String> {
+    if run.is_none_or(|r| r.second.is_none()) {
+        return HashSet::new();
+    }
+    steps
+        .iter()
+        .filter(|s| s.session != 0)
+        .flat_map(super::program::step_ids)
+        .collect()
+}
+
+/// Everything the second session received, with its duplicate answers and the
+/// answers it got for ids it never sent (another session's).
+fn second_session_answers(
+    second: &Session,
+    keys: &HashSet<String>,
+) -> (Vec<Inbound>, Vec<(String, String)>, Vec<Value>) {
+    let events = second.events_since(0);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut duplicates = Vec::new();
+    let mut unknown = Vec::new();
+    for e in &events {
+        let Inbound::Response(v) = e else { continue };
+        let Some(id) = v.get("id").filter(|id| !id.is_null()) else {
             continue;
-        }
-        let delivery = Delivery::split_at(
-            &bytes,
-            &step.split,
-            Duration::from_millis(step.delay_ms.min(1000)),
-        );
-        match groups.last_mut() {
-            Some(group) if step.coalesce => group.push(delivery),
-            _ => groups.push(vec![delivery]),
-        }
-    }
-    for group in groups {
-        let mut posts = tokio::task::JoinSet::new();
-        for delivery in group {
-            let session = session.clone();
-            posts.spawn(async move { session.deliver(&delivery).await });
-        }
-        let mut outcome = Ok(());
-        while let Some(joined) = posts.join_next().await {
-            if let Ok(Err(e)) = joined {
-                outcome = Err(e);
+        };
+        let key = id_key(id);
+        if keys.contains(&key) {
+            let n = counts.entry(key.clone()).or_default();
+            *n += 1;
+            if *n == 2 {
+                duplicates.push((key, second.method_of(id).unwrap_or_default()));
             }
+        } else if second.method_of(id).is_none() {
+            unknown.push(id.clone());
         }
-        outcome?;
     }
-    Ok(())
+    // Its handshake is not part of the input.
+    let own: Vec<Inbound> = events
+        .into_iter()
+        .filter(|e| match e {
+            Inbound::Response(v) => v
+                .get("id")
+                .is_none_or(|id| keys.contains(&id_key(id)) || second.method_of(id).is_none()),
+            _ => true,
+        })
+        .collect();
+    (own, duplicates, unknown)
 }
 
 /// How long an earlier request may still be answered after a later copy was: twenty

@@ -438,13 +438,18 @@ pub async fn minimise(
         chunk /= 2;
     }
 
-    // Simplify the delivery: all at once first, then step by step.
+    // Simplify the delivery: all at once first, then step by step. The HTTP-only
+    // schedules (a truncated body, a dropped SSE answer, a second session) go too when
+    // the finding does without them.
     type Edit = fn(&mut Step) -> bool;
-    let edits: [Edit; 4] = [
+    let edits: [Edit; 7] = [
         |st| !std::mem::take(&mut st.split).is_empty(),
         |st| std::mem::take(&mut st.delay_ms) != 0,
         |st| std::mem::take(&mut st.coalesce),
         |st| std::mem::take(&mut st.await_answers),
+        |st| std::mem::take(&mut st.truncate).is_some(),
+        |st| std::mem::take(&mut st.drop_stream),
+        |st| std::mem::take(&mut st.session) != 0,
     ];
     for edit in edits {
         if s.exhausted() {

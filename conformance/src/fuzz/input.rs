@@ -243,7 +243,53 @@ pub fn generate(rng: &mut impl Rng, surface: &Surface, alloc: &mut IdAllocator) 
             int_id: true,
         });
     }
-    materialise(&plan, surface, alloc)
+    let mut program = materialise(&plan, surface, alloc);
+    if surface.http {
+        // Drawn after the plan, and only over HTTP: stdio inputs stay as they were.
+        http_schedules(&mut program, rng);
+    }
+    program
+}
+
+/// Is this step a request (something owed an answer when sent whole)?
+fn is_request(step: &Step) -> bool {
+    step.json
+        .as_ref()
+        .is_some_and(|v| v.get("method").is_some() && v.get("id").is_some())
+}
+
+/// The HTTP-only delivery schedules, drawn for a generated input: a POST body cut
+/// short of its `Content-Length`, an SSE answer dropped after its first event and
+/// resumed, and a second session whose steps are posted concurrently with the
+/// first session's. Each is rare enough that most inputs stay plain.
+fn http_schedules(program: &mut Program, rng: &mut impl Rng) {
+    let n = program.steps.len();
+    for step in program.steps.iter_mut() {
+        if step.close_stdin {
+            continue;
+        }
+        match rng.random_range(0..32) {
+            0 | 1 => {
+                let len = step.bytes().len();
+                if len > 1 {
+                    step.truncate = Some(rng.random_range(0..len));
+                }
+            }
+            2..=5 if is_request(step) => step.drop_stream = true,
+            _ => {}
+        }
+    }
+    if n > 1 && rng.random_range(0..6) == 0 {
+        // A second session: some later steps go there, each posted together with the
+        // step before it (concurrent requests on both sessions).
+        for i in 1..n {
+            let step = &mut program.steps[i];
+            if !step.close_stdin && rng.random_bool(0.5) {
+                step.session = 1;
+                step.coalesce = true;
+            }
+        }
+    }
 }
 
 /// Decode raw bytes (a libFuzzer input) into a program: the first byte sets the number
@@ -985,7 +1031,10 @@ pub fn mutate(
     for _ in 0..edits {
         let n = p.steps.len();
         let i = if n == 0 { 0 } else { rng.random_range(0..n) };
-        match rng.random_range(0..11) {
+        // Over HTTP three more edits toggle the HTTP-only schedules; over stdio the
+        // draw is what it always was.
+        let kinds = if surface.http { 14 } else { 11 };
+        match rng.random_range(0..kinds) {
             0 => {
                 if let Some(step) = p.steps.get_mut(i) {
                     let len = step.bytes().len();
@@ -1054,6 +1103,26 @@ pub fn mutate(
             9 => {
                 if let Some(v) = p.steps.get_mut(i).and_then(|s| s.json.as_mut()) {
                     mutate_value(v, rng);
+                }
+            }
+            11 => {
+                if let Some(step) = p.steps.get_mut(i).filter(|s| !s.close_stdin) {
+                    let len = step.bytes().len();
+                    step.truncate = match step.truncate {
+                        None if len > 1 => Some(rng.random_range(0..len)),
+                        _ => None,
+                    };
+                }
+            }
+            12 => {
+                if let Some(step) = p.steps.get_mut(i).filter(|s| is_request(s)) {
+                    step.drop_stream = !step.drop_stream;
+                }
+            }
+            13 => {
+                if let Some(step) = p.steps.get_mut(i).filter(|s| !s.close_stdin) {
+                    step.session = (step.session + 1) % super::program::HTTP_SESSIONS;
+                    step.coalesce = i > 0 && step.session != 0;
                 }
             }
             _ if n > 1 => {
@@ -1223,6 +1292,58 @@ mod tests {
         assert!(
             split > 100 && raw > 50 && marked > 20,
             "{split} {raw} {marked}"
+        );
+    }
+
+    #[test]
+    fn http_schedules_are_drawn_only_over_http() {
+        let uses = |p: &Program| {
+            p.steps
+                .iter()
+                .any(|s| s.truncate.is_some() || s.drop_stream || s.session != 0)
+        };
+        let stdio = surface();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut alloc = IdAllocator::default();
+        let mut p = generate(&mut rng, &stdio, &mut alloc);
+        for _ in 0..400 {
+            assert!(!uses(&p), "{p:?}");
+            p = if rng.random_bool(0.5) {
+                generate(&mut rng, &stdio, &mut alloc)
+            } else {
+                mutate(&p, None, &mut rng, &stdio, &mut alloc)
+            };
+        }
+
+        let http = Surface {
+            http: true,
+            ..surface()
+        };
+        let (mut truncated, mut dropped, mut second) = (0, 0, 0);
+        for _ in 0..400 {
+            let p = generate(&mut rng, &http, &mut alloc);
+            assert_eq!(p.steps[0].session, 0, "{p:?}");
+            for step in &p.steps {
+                step.check().unwrap();
+                if let Some(n) = step.truncate {
+                    assert!(n < step.bytes().len(), "{step:?}");
+                    truncated += 1;
+                }
+                if step.drop_stream {
+                    assert!(step.json.as_ref().is_some_and(|v| v.get("id").is_some()));
+                    dropped += 1;
+                }
+                if step.session != 0 {
+                    assert!(step.coalesce, "{step:?}");
+                    second += 1;
+                }
+            }
+            let prepared = prepare(&p, &mut IdAllocator::default());
+            assert_eq!(prepared.steps.len(), p.steps.len());
+        }
+        assert!(
+            truncated > 20 && dropped > 20 && second > 20,
+            "{truncated} {dropped} {second}"
         );
     }
 

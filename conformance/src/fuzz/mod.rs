@@ -14,6 +14,7 @@
 pub mod corpus;
 pub mod exec;
 pub mod finding;
+pub mod http_delivery;
 pub mod input;
 pub mod libfuzzer;
 pub mod oracles;

@@ -15,8 +15,9 @@ pub const ORACLES: &[(&str, bool, &str)] = &[
     ("crash", false, "the process exited, was killed by a signal, or closed stdout while it should be serving"),
     ("hang", false, "a request stayed unanswered past the deadline while the process answered pings; sent again alone it was not answered either"),
     ("liveness", false, "the server stopped answering the ping sent after an input, or stopped reading stdin, while the process lived"),
-    ("framing", false, "a stdout line was not exactly one JSON value (broken, merged, split, multi-line, empty or invalid UTF-8 lines)"),
+    ("framing", false, "a stdout line was not exactly one JSON value (broken, merged, split, multi-line, empty or invalid UTF-8 lines); over HTTP, a broken SSE stream or answer body"),
     ("stdout-pollution", false, "a stdout line was plain text or JSON that is not a JSON-RPC message"),
+    ("http-pollution", false, "over Streamable HTTP, an SSE event's data or a JSON answer body was plain text or JSON that is not a JSON-RPC message"),
     ("lost-response", false, "a request was never answered although the same request sent again alone was answered"),
     ("duplicate-response", false, "a request was answered more than once"),
     ("mismatched-id", false, "a response carried an id that was never sent, or the content of another request, or corrupted echoed text"),
@@ -146,6 +147,10 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                     let how = match r.info.delivery {
                         "split" => "delivered in several writes",
                         "shared-write" => "delivered in one write with other messages",
+                        "dropped-stream" => {
+                            "its SSE answer dropped after the first event and resumed with Last-Event-ID"
+                        }
+                        "second-session" => "sent in a second session",
                         _ => "delivered whole",
                     };
                     out.push(Firing::new(
@@ -229,8 +234,13 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
             "mismatched-id",
             "unknown-id",
             format!(
-                "a response carried id {}, which was never sent to this server",
-                crate::util::clip(&id.to_string(), 80)
+                "a response carried id {}, which was never sent {}",
+                crate::util::clip(&id.to_string(), 80),
+                if obs.http {
+                    "in the session it came in"
+                } else {
+                    "to this server"
+                }
             ),
         ));
     }
@@ -280,17 +290,27 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
         }
     }
 
-    // framing and stdout-pollution
+    // framing and stdout-pollution (over HTTP, http-pollution: the messages came in
+    // SSE events and answer bodies, not lines)
+    let pollution = if obs.http {
+        "http-pollution"
+    } else {
+        "stdout-pollution"
+    };
     for e in &obs.events {
         match e {
+            // A stream or body that broke when the server died is the crash's doing.
+            Inbound::Invalid { .. } if crashed && obs.http => {}
             Inbound::Invalid { error, raw } => {
                 let text = escape_bytes(raw, 120);
-                if is_plain_text(error, raw) {
-                    out.push(Firing::new(
-                        "stdout-pollution",
-                        "text",
-                        format!("a plain text line on stdout: {text}"),
-                    ));
+                // Over HTTP a problem without bytes is a broken stream, not text.
+                if is_plain_text(error, raw) && !(obs.http && raw.is_empty()) {
+                    let description = if obs.http {
+                        format!("plain text where a JSON-RPC message was due ({error}): {text}")
+                    } else {
+                        format!("a plain text line on stdout: {text}")
+                    };
+                    out.push(Firing::new(pollution, "text", description));
                 } else {
                     if crashed && matches!(error, FrameError::PartialAtEof { .. }) {
                         continue;
@@ -303,10 +323,15 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                 }
             }
             Inbound::Unclassifiable(v) => out.push(Firing::new(
-                "stdout-pollution",
+                pollution,
                 "not-json-rpc",
                 format!(
-                    "a JSON value on stdout that is not a JSON-RPC message: {}",
+                    "a JSON value {} that is not a JSON-RPC message: {}",
+                    if obs.http {
+                        "in an SSE event or answer body"
+                    } else {
+                        "on stdout"
+                    },
                     crate::util::clip(&v.to_string(), 120)
                 ),
             )),
@@ -316,7 +341,7 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
     if out.iter().any(|f| f.oracle == "framing") {
         // Fragments of a broken line look like text, and answers inside broken lines
         // look lost: the framing finding covers both.
-        out.retain(|f| f.oracle != "stdout-pollution" && f.oracle != "lost-response");
+        out.retain(|f| f.oracle != pollution && f.oracle != "lost-response");
     }
 
     // memory
@@ -505,6 +530,7 @@ mod tests {
             markers: HashMap::new(),
             duplicates: Vec::new(),
             unknown_ids: Vec::new(),
+            http: false,
         }
     }
 
@@ -643,6 +669,27 @@ mod tests {
             raw: b"{".to_vec(),
         });
         assert_eq!(oracles(&o), vec!["framing"]);
+    }
+
+    #[test]
+    fn over_http_pollution_is_named_for_what_it_is() {
+        let mut o = obs();
+        o.http = true;
+        o.events.push(Inbound::Invalid {
+            error: FrameError::NotJson {
+                reason: "(HTTP) SSE event 2 data is not one JSON value".into(),
+            },
+            raw: b"INFO handled ping".to_vec(),
+        });
+        o.events.push(Inbound::Unclassifiable(json!([1])));
+        let firings = judge(&o, &RssHistory::default(), &MemoryLimits::default());
+        let names: Vec<&str> = firings.iter().map(|f| f.oracle).collect();
+        assert_eq!(names, vec!["http-pollution", "http-pollution"]);
+        assert!(
+            firings.iter().all(|f| !f.description.contains("stdout")),
+            "{firings:?}"
+        );
+        assert!(ORACLES.iter().any(|(n, _, _)| *n == "http-pollution"));
     }
 
     #[test]

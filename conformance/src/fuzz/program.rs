@@ -31,6 +31,14 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
+/// Sessions an input may use over Streamable HTTP: the connection's own (0) and one
+/// more opened for the input (1).
+pub const HTTP_SESSIONS: u8 = 2;
+
 /// One step: a message (JSON, or raw bytes) with its delivery, or closing stdin.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +67,23 @@ pub struct Step {
     /// Before this step, wait until every request sent so far is answered.
     #[serde(default, rename = "await", skip_serializing_if = "is_false")]
     pub await_answers: bool,
+    /// Only the first this many bytes are sent. Over Streamable HTTP the POST still
+    /// announces the whole body as its `Content-Length`, then the connection closes:
+    /// the request is owed no answer, but the server must live on. Over stdio the
+    /// line ends early (those bytes, then a newline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncate: Option<usize>,
+    /// Over Streamable HTTP: when the answer is an SSE stream, the connection is dropped
+    /// right after its first event (what followed in the same read is discarded) and,
+    /// when that event had an id, the stream is resumed with GET and `Last-Event-ID`.
+    /// Over stdio: no effect.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub drop_stream: bool,
+    /// Over Streamable HTTP: 1 sends this step in a second MCP session opened for the
+    /// input (its own initialize on a fresh connection, no session id shared) and
+    /// ended after it. Over stdio: no effect.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub session: u8,
 }
 
 impl Step {
@@ -106,7 +131,37 @@ impl Step {
                 .decode(b)
                 .map_err(|e| format!("a step's base64 does not decode: {e}"))?;
         }
+        if self.close_stdin && (self.truncate.is_some() || self.drop_stream || self.session != 0) {
+            return Err(
+                "\"close_stdin\" takes no \"truncate\", \"drop_stream\" or \"session\"".into(),
+            );
+        }
+        if self.session >= HTTP_SESSIONS {
+            return Err(format!(
+                "\"session\" is 0 or {}, not {}",
+                HTTP_SESSIONS - 1,
+                self.session
+            ));
+        }
         Ok(())
+    }
+
+    /// The number of bytes a truncated step sends (always fewer than its whole), or
+    /// `None` when it is sent whole.
+    pub fn truncated_len(&self) -> Option<usize> {
+        let n = self.truncate?;
+        let len = self.bytes().len();
+        (len > 0).then(|| n.min(len - 1))
+    }
+
+    /// The bytes this step writes over stdio: a truncated step ends its line early.
+    pub fn stdio_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.bytes();
+        if let Some(n) = self.truncated_len() {
+            bytes.truncate(n);
+            bytes.push(b'\n');
+        }
+        bytes
     }
 
     /// The bytes this step writes (empty for close_stdin).
@@ -282,7 +337,8 @@ pub struct RequestInfo {
     /// The message itself (after renumbering), to send again as a probe.
     pub message: Value,
     /// How its bytes travelled: `split` (several writes), `shared-write` (in one
-    /// write with another message) or `whole`.
+    /// write with another message) or `whole`; over HTTP also `truncated` (body cut
+    /// short), `dropped-stream` (SSE answer dropped and resumed) or `second-session`.
     pub delivery: &'static str,
 }
 
@@ -339,13 +395,21 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
             closed = true;
             continue;
         }
-        let bytes = step.bytes();
+        let bytes = step.stdio_bytes();
         if let Some(v) = &step.json {
             collect_ids(v, &mut ids_sent);
             if let Some(req) = request_info(index, v, bytes.len(), clean_start && !closed) {
                 let cancelled_now = cancelled.contains(&crate::session::id_key(&req.id));
+                // A message cut short is no request: nothing is owed to it.
+                let whole = step.truncated_len().is_none();
                 let shares = step.coalesce || steps.get(index + 1).is_some_and(|n| n.coalesce);
-                let delivery = if !step.split.is_empty() {
+                let delivery = if !whole {
+                    "truncated"
+                } else if step.drop_stream {
+                    "dropped-stream"
+                } else if step.session != 0 {
+                    "second-session"
+                } else if !step.split.is_empty() {
                     "split"
                 } else if shares {
                     "shared-write"
@@ -354,8 +418,8 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
                 };
                 requests.push(RequestInfo {
                     cancelled: cancelled_now,
-                    demanded: req.demanded && !cancelled_now,
-                    well_formed: req.well_formed && !cancelled_now,
+                    demanded: req.demanded && !cancelled_now && whole,
+                    well_formed: req.well_formed && !cancelled_now && whole,
                     delivery,
                     ..req
                 });
@@ -460,6 +524,16 @@ fn retoken_strings(v: &mut Value, tokens: &HashMap<String, String>) {
         Value::Object(obj) => obj.values_mut().for_each(|i| retoken_strings(i, tokens)),
         _ => {}
     }
+}
+
+/// Every id (as a key) a step sends, in its JSON or among its raw bytes.
+pub fn step_ids(step: &Step) -> Vec<String> {
+    let mut out = Vec::new();
+    match &step.json {
+        Some(v) => collect_ids(v, &mut out),
+        None => collect_raw_ids(&step.bytes(), &mut out),
+    }
+    out
 }
 
 fn collect_ids(v: &Value, out: &mut Vec<String>) {
@@ -640,7 +714,7 @@ pub fn segments(steps: &[Step]) -> Vec<Segment> {
         if step.await_answers {
             flush(&mut pieces, &mut members, &mut out);
         }
-        let bytes = step.bytes();
+        let bytes = step.stdio_bytes();
         if bytes.is_empty() {
             continue;
         }
@@ -732,6 +806,65 @@ mod tests {
         assert!(Step::raw(b"abc").text.is_some());
         assert!(Step::default().check().is_err());
         assert!(Step::close().check().is_ok());
+    }
+
+    #[test]
+    fn http_schedules_round_trip_and_are_checked() {
+        let plain = ping(json!(INT_ID_BASE));
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(
+            !text.contains("truncate")
+                && !text.contains("drop_stream")
+                && !text.contains("session"),
+            "{text}"
+        );
+        let mut s = plain.clone();
+        s.truncate = Some(7);
+        s.drop_stream = true;
+        s.session = 1;
+        let text = serde_json::to_string(&s).unwrap();
+        for field in ["\"truncate\":7", "\"drop_stream\":true", "\"session\":1"] {
+            assert!(text.contains(field), "{text}");
+        }
+        let back: Step = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        assert!(back.check().is_ok());
+        s.session = 2;
+        assert!(s.check().is_err());
+        let mut close = Step::close();
+        close.truncate = Some(1);
+        assert!(close.check().is_err());
+    }
+
+    #[test]
+    fn a_truncated_request_is_owed_nothing_and_ends_its_line_over_stdio() {
+        let mut cut = ping(json!("fz-000000001"));
+        cut.truncate = Some(10);
+        cut.split = vec![4, 30];
+        let whole = ping(json!("fz-000000002"));
+        assert_eq!(cut.truncated_len(), Some(10));
+        let mut beyond = whole.clone();
+        beyond.truncate = Some(10_000);
+        assert_eq!(beyond.truncated_len(), Some(whole.bytes().len() - 1));
+        let line = cut.stdio_bytes();
+        assert_eq!(line.len(), 11);
+        assert_eq!(&line[..10], &cut.bytes()[..10]);
+        assert_eq!(line.last(), Some(&b'\n'));
+
+        let p = prepare(&Program::new(vec![cut, whole]), &mut IdAllocator::default());
+        assert_eq!(p.requests.len(), 2);
+        assert!(!p.requests[0].demanded && !p.requests[0].well_formed);
+        assert_eq!(p.requests[0].delivery, "truncated");
+        // The cut line ended, so the next request stands on a clean line.
+        assert!(p.requests[1].demanded);
+        match &segments(&p.steps)[0] {
+            Segment::Write { delivery, .. } => {
+                let pieces = delivery.pieces();
+                assert_eq!(pieces[0].bytes.len(), 4);
+                assert_eq!(pieces[1].bytes.len(), 7);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

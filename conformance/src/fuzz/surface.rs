@@ -37,6 +37,8 @@ pub struct Surface {
     pub prompts: Vec<PromptInfo>,
     /// (list method, cursor) pairs the server handed out.
     pub cursors: Vec<(String, Value)>,
+    /// Reached over Streamable HTTP: inputs may use the HTTP-only delivery schedules.
+    pub http: bool,
 }
 
 impl Surface {
@@ -91,6 +93,7 @@ impl Surface {
                 .get("capabilities")
                 .cloned()
                 .unwrap_or(json!({})),
+            http: session.http().is_some(),
             ..Surface::default()
         };
         if surface.declares("tools") {

@@ -356,6 +356,125 @@ async fn http_fault_is_found_and_replayed_and_the_clean_http_fixture_is_silent()
     let _ = std::fs::remove_dir_all(&artifacts);
 }
 
+/// The HTTP-only delivery schedules and the fault only each of them reveals: the
+/// oracles that must fire, and the schedule the reproducer must use.
+const HTTP_SCHEDULES: &[(&str, &[&str], &str)] = &[
+    // A POST body that ends before its Content-Length kills the process.
+    ("http-truncated-body-crash", &["crash"], "truncate"),
+    // A dropped SSE answer resumed with Last-Event-ID never brings the response.
+    (
+        "http-dropped-stream-loses-answer",
+        &["lost-response"],
+        "drop_stream",
+    ),
+    // Answers of two sessions in flight together cross over.
+    ("http-session-crosstalk", &["mismatched-id"], "session"),
+];
+
+/// Each HTTP delivery schedule (truncated bodies, dropped and resumed SSE answers, a
+/// second session) finds the fault only it can reveal; the reproducer carries the
+/// schedule, replays over HTTP, and neither replays on the clean fixture nor fires
+/// once the schedule is taken out of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_delivery_schedules_find_the_faults_only_they_reveal() {
+    let _campaign = CAMPAIGN.lock().await;
+    for &(fault, oracles, schedule) in HTTP_SCHEDULES {
+        let artifacts = scratch(fault);
+        let report = fuzz_http(Some(fault), oracles, artifacts.clone()).await;
+        let found: Vec<&str> = report.findings.iter().map(|f| f.oracle.as_str()).collect();
+        let finding = report
+            .findings
+            .iter()
+            .filter(|f| f.reproduced && oracles.contains(&f.oracle.as_str()))
+            .find(|f| {
+                let path = f.reproducer.as_deref().unwrap_or_default();
+                std::fs::read_to_string(path).is_ok_and(|t| t.contains(&format!("\"{schedule}\"")))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "{fault}: no confirmed {oracles:?} finding using \"{schedule}\" in {} inputs: {found:?}",
+                    report.stats.execs
+                )
+            });
+        let path = finding.reproducer.clone().expect("reproducer written");
+        let reproducer = Reproducer::load(std::path::Path::new(&path)).expect("reproducer loads");
+        let replayed = replay(
+            &http_target(Some(fault)),
+            &reproducer,
+            5,
+            &limits(),
+            &memory(),
+        )
+        .await
+        .expect("replay starts");
+        assert!(replayed.fired >= 1, "{fault}: {replayed:?}");
+        let clean = replay(&http_target(None), &reproducer, 3, &limits(), &memory())
+            .await
+            .expect("replay starts");
+        assert_eq!(clean.fired, 0, "{fault} on the clean fixture: {clean:?}");
+        assert!(
+            clean.others.is_empty(),
+            "{fault} on the clean fixture: {clean:?}"
+        );
+        let mut plain = reproducer.clone();
+        for step in &mut plain.steps {
+            step.truncate = None;
+            step.drop_stream = false;
+            step.session = 0;
+        }
+        let without = replay(&http_target(Some(fault)), &plain, 3, &limits(), &memory())
+            .await
+            .expect("replay starts");
+        assert_eq!(
+            without.fired, 0,
+            "{fault} without \"{schedule}\": {without:?}"
+        );
+        let _ = std::fs::remove_dir_all(&artifacts);
+    }
+}
+
+/// The minimiser shrinks an input built on the HTTP schedules: of a truncated body, a
+/// dropped SSE answer and a second session, only the truncated body is kept for
+/// `http-truncated-body-crash`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimisation_drops_the_http_schedules_a_finding_does_without() {
+    let _campaign = CAMPAIGN.lock().await;
+    let call = |id: &str| {
+        Step::json(json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"text":"<<x|é>>"}}}))
+    };
+    let mut dropped = call("fz-000000001");
+    dropped.drop_stream = true;
+    let mut truncated = call("fz-000000002");
+    truncated.truncate = Some(20);
+    let mut other = Step::json(json!({"jsonrpc":"2.0","id":"fz-000000003","method":"ping"}));
+    other.session = 1;
+    other.coalesce = true;
+    let program = Program::new(vec![dropped, truncated, other]);
+    let shrunk = minimise(
+        &http_target(Some("http-truncated-body-crash")),
+        &program,
+        "crash",
+        None,
+        &limits(),
+        &memory(),
+        MinimiseBudget {
+            attempts: 60,
+            time: Duration::from_secs(120),
+        },
+        true,
+    )
+    .await;
+    assert!(
+        shrunk.reproduced,
+        "the truncated body did not crash the server"
+    );
+    assert_eq!(shrunk.program.steps.len(), 1, "{:?}", shrunk.program.steps);
+    let step = &shrunk.program.steps[0];
+    assert_eq!(step.truncate, Some(20), "{step:?}");
+    assert!(!step.drop_stream && step.session == 0, "{step:?}");
+}
+
 /// The libFuzzer driver (`server_stdio`) finds a fixture fault from raw bytes, and
 /// `mcpspec replay` of those raw bytes (a libFuzzer crash artifact) reproduces it; on
 /// the clean fixture the same bytes replay without a finding.

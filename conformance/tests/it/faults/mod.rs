@@ -39,6 +39,18 @@ const PROVEN_ELSEWHERE: &[(&str, &str)] = &[
     ("never-answer", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
     ("memory-leak", "a `mcpspec fuzz` oracle (tests/it/fuzz.rs)"),
     (
+        "http-truncated-body-crash",
+        "a `mcpspec fuzz --url` schedule, truncated POST bodies (tests/it/fuzz.rs)",
+    ),
+    (
+        "http-dropped-stream-loses-answer",
+        "a `mcpspec fuzz --url` schedule, dropped and resumed SSE answers (tests/it/fuzz.rs)",
+    ),
+    (
+        "http-session-crosstalk",
+        "a `mcpspec fuzz --url` schedule, concurrent sessions (tests/it/fuzz.rs)",
+    ),
+    (
         "sse-foreign-endpoint",
         "sse.rs: the run stops before any case, naming SSE-002 (mcpspec never follows it)",
     ),
