@@ -2,8 +2,14 @@
 //!
 //! An input's signature is the set of features its run showed: response shapes (key
 //! sets of results, error codes) per method, notification and server-request kinds,
-//! frame errors, a coarse latency class per method, process events. An input whose
-//! signature holds a feature never seen before joins the corpus.
+//! frame errors, requests left unanswered that need no answer, process events. An
+//! input whose signature holds a feature never seen before joins the corpus.
+//!
+//! Feedback holds no fact that depends on timing, so that a seeded run keeps the same
+//! corpus on a loaded machine: no latencies, nothing a probe race or a ping's patience
+//! decided, no answer that arrived while another input ran, no stderr (its reader
+//! runs on its own thread, so which input it lands in is a race). The oracles still
+//! judge all of these; they only do not steer the corpus.
 
 use super::exec::{Observation, Ping, Settled};
 use super::finding::Reproducer;
@@ -54,16 +60,6 @@ pub const BUILTIN_SEEDS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Latency classes: under 10 ms, 100 ms, 1 s, or slower.
-fn latency_class(ms: u128) -> &'static str {
-    match ms {
-        0..10 => "fast",
-        10..100 => "medium",
-        100..1000 => "slow",
-        _ => "very-slow",
-    }
-}
-
 fn shape_of_result(v: &Value) -> String {
     match v {
         Value::Object(obj) => {
@@ -100,15 +96,20 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
                 if v.get("id")
                     .is_some_and(|id| cancelled.contains(crate::session::id_key(id).as_str())) => {}
             Inbound::Response(v) => {
-                let method = v
+                let own = v
                     .get("id")
                     .map(crate::session::id_key)
-                    .and_then(|k| method_of.get(k.as_str()).copied())
-                    .unwrap_or(if v.get("id") == Some(&Value::Null) {
-                        "null-id"
-                    } else {
-                        "other"
-                    });
+                    .and_then(|k| method_of.get(k.as_str()).copied());
+                let method = match (own, v.get("id")) {
+                    (Some(method), _) => method,
+                    (None, Some(Value::Null)) => "null-id",
+                    // An id never sent to this process.
+                    (None, Some(id)) if obs.unknown_ids.contains(id) => "other",
+                    // The liveness ping, a probe's copy (sent or not as a race
+                    // decides), or a late answer to an earlier input: not this
+                    // input's feature.
+                    _ => continue,
+                };
                 if let Some(err) = v.get("error") {
                     let code = err
                         .get("code")
@@ -153,35 +154,29 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
     }
     for r in obs.requests.iter().filter(|r| !r.info.cancelled) {
         match &r.settled {
-            // Only a latency far above scheduling noise is a feature: finer classes
-            // would make the corpus (and so a seeded run) depend on the machine's load.
-            Settled::Answered(d) if latency_class(d.as_millis()) == "very-slow" => {
-                out.insert(format!("latency {} very-slow", r.info.method));
-            }
-            Settled::Answered(_) => {}
-            // Settles only by a race between an answer and its probe.
-            Settled::Unsettled => {}
             Settled::Optional => {
                 out.insert(format!("unanswered-optional {}", r.info.method));
             }
-            other => {
-                let name = format!("{other:?}");
-                let name = name.split([' ', '{', '(']).next().unwrap_or_default();
-                out.insert(format!("settled {} {name}", r.info.method));
-            }
+            // How long an answer took, and whether an unanswered request was lost or
+            // hangs (decided by a probe racing the original against a deadline), are
+            // timing: the oracles judge them, feedback does not count them.
+            Settled::Answered(_)
+            | Settled::Unsettled
+            | Settled::Lost { .. }
+            | Settled::Hang
+            | Settled::KnownHang => {}
         }
     }
     match obs.ping {
-        Ping::Answered(_) => {}
+        // A second ping is sent when the first is slow to come back: on a loaded
+        // machine an answered ping may be "first lost" or unanswered.
+        Ping::Answered(_) | Ping::FirstLost | Ping::Unanswered => {}
         other => {
             out.insert(format!("ping {other:?}"));
         }
     }
     if let Some(e) = obs.exit {
         out.insert(format!("exit {e}"));
-    }
-    if !obs.stderr.is_empty() {
-        out.insert("stderr".into());
     }
     out
 }
@@ -224,7 +219,7 @@ pub fn features_per_input(obs: &Observation, starts: &[usize]) -> Vec<BTreeSet<S
         .map(|part| {
             let mut own = features(part);
             // Process-wide features are the batch's, not the input's.
-            own.retain(|f| !f.starts_with("ping ") && !f.starts_with("exit ") && f != "stderr");
+            own.retain(|f| !f.starts_with("ping ") && !f.starts_with("exit "));
             own
         })
         .collect()
@@ -388,6 +383,82 @@ mod tests {
         let (seeds, problems) = load_seeds(None);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(seeds.len(), BUILTIN_SEEDS.len());
+    }
+
+    /// What the fixture answered, seen once on a quiet machine and once on a loaded
+    /// one: the feedback is the same.
+    #[test]
+    fn feedback_holds_no_timing() {
+        use super::super::exec::RequestOutcome;
+        use super::super::program::RequestInfo;
+        use serde_json::json;
+        use std::time::Duration;
+        let request = |n: u32, settled: Settled| {
+            let id = json!(format!("fz-{n:09}"));
+            RequestOutcome {
+                key: crate::session::id_key(&id),
+                info: RequestInfo {
+                    step: n as usize,
+                    id,
+                    method: "tools/call".into(),
+                    demanded: true,
+                    well_formed: true,
+                    oversize: false,
+                    cancelled: false,
+                    shape: "tools/call".into(),
+                    markers: vec![],
+                    message: json!({}),
+                    delivery: "whole",
+                },
+                settled,
+            }
+        };
+        let answer = |n: u32| {
+            Inbound::Response(
+                json!({"jsonrpc": "2.0", "id": format!("fz-{n:09}"), "result": {"content": []}}),
+            )
+        };
+        let quiet = Observation {
+            requests: vec![
+                request(1, Settled::Answered(Duration::from_millis(1))),
+                request(2, Settled::Answered(Duration::from_millis(2))),
+            ],
+            events: vec![answer(1), answer(2)],
+            closed_stdin: false,
+            exit: None,
+            stdout_closed: false,
+            ping: Ping::Answered(Duration::from_millis(1)),
+            write_blocked: false,
+            write_failed: false,
+            stderr: Vec::new(),
+            rss_kb: None,
+            elapsed: Duration::from_millis(5),
+            messages: 3,
+            markers: HashMap::new(),
+            duplicates: Vec::new(),
+            unknown_ids: Vec::new(),
+            http: false,
+        };
+        let mut loaded = quiet.clone();
+        // A slow answer, one settled by a probe race, a slow ping, a late answer to
+        // an earlier input and the probe's own answer, stderr read late.
+        loaded.requests[0].settled = Settled::Answered(Duration::from_secs(3));
+        loaded.requests[1].settled = Settled::Lost {
+            probe: Duration::from_millis(1),
+        };
+        loaded.events.push(answer(0));
+        loaded.events.push(Inbound::Response(
+            json!({"jsonrpc": "2.0", "id": "fz-900000001", "error": {"code": -32602, "message": "x"}}),
+        ));
+        loaded.ping = Ping::FirstLost;
+        loaded.stderr = b"warning\n".to_vec();
+        assert_eq!(features(&quiet), features(&loaded));
+        assert!(features(&quiet).contains("ok tools/call {content}"));
+        // An answer to an id never sent is the input's feature, whatever the timing.
+        let mut stray = quiet.clone();
+        stray.events.push(answer(77));
+        stray.unknown_ids.push(json!("fz-000000077"));
+        assert!(features(&stray).contains("ok other {content}"));
     }
 
     #[test]
