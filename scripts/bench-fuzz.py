@@ -2,13 +2,15 @@
 """Benchmark `mcpspec fuzz`: throughput beside the server's own ceiling, and the time to
 the first finding for each fixture fault.
 
-Usage: scripts/bench-fuzz.py [--time SECS] [--mcpspec PATH] [--fixture PATH]
+Usage: scripts/bench-fuzz.py [--time SECS] [--mcpspec PATH] [--fixture PATH] [--profile]
 
 Throughput is measured against the clean fixture and, when the test bed is installed
 (.testbed/servers.env), against server-everything. The ceiling is a pipelined ping flood
 through the same harness (`mcpspec fuzz --ceiling`), measured in the same run.
 "sessions/s" counts fuzz inputs (short sessions of messages; up to 16 of them run back to
-back share one liveness ping). This is a benchmark, not a test: nothing here asserts a time.
+back share one liveness ping). With --profile, each throughput run also prints where its
+wall time went (MCPSPEC_FUZZ_PROFILE=1: writes, awaits, pings, trailing answers, probes,
+restarts...). This is a benchmark, not a test: nothing here asserts a time.
 """
 import argparse
 import json
@@ -49,13 +51,20 @@ def testbed_everything():
     return None
 
 
-def run_json(argv, timeout):
+def run_json(argv, timeout, profile=False):
+    env = dict(os.environ)
+    if profile:
+        env["MCPSPEC_FUZZ_PROFILE"] = "1"
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.run(argv[:2] + ["--format", "json", "--output", out.name] + argv[2:],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+                              env=env)
         if proc.returncode not in (0, 1):
             raise RuntimeError(proc.stderr.decode(errors="replace").strip())
-        return json.load(open(out.name))
+        report = json.load(open(out.name))
+        report["profile"] = [line for line in proc.stderr.decode(errors="replace").splitlines()
+                             if line.startswith("[profile]")]
+        return report
 
 
 def ceiling(mcpspec, cmd, secs, extra=()):
@@ -66,10 +75,10 @@ def ceiling(mcpspec, cmd, secs, extra=()):
     return json.loads(out.stdout)["messages_per_sec"]
 
 
-def throughput(mcpspec, cmd, secs, jobs, artifacts, extra=()):
+def throughput(mcpspec, cmd, secs, jobs, artifacts, extra=(), profile=False):
     report = run_json([mcpspec, "fuzz", "--time", f"{secs}s", "--seed", "1", "--quiet",
                        "--jobs", str(jobs), "--artifacts", artifacts, *extra, "--", *cmd],
-                      secs + 300)
+                      secs + 300, profile)
     return report
 
 
@@ -78,6 +87,8 @@ def main():
     ap.add_argument("--time", type=int, default=10, help="seconds per throughput run")
     ap.add_argument("--mcpspec", default=os.path.join(ROOT, "target/release/mcpspec"))
     ap.add_argument("--fixture", default=os.path.join(ROOT, "target/release/mcpspec-fixture"))
+    ap.add_argument("--profile", action="store_true",
+                    help="print where each throughput run's wall time went")
     args = ap.parse_args()
     for path in (args.mcpspec, args.fixture):
         if not os.path.exists(path):
@@ -100,11 +111,13 @@ def main():
     for name, cmd, extra in servers:
         top = ceiling(args.mcpspec, cmd, 5, extra)
         for jobs in (1, 2):
-            r = throughput(args.mcpspec, cmd, args.time, jobs, artifacts, extra)
+            r = throughput(args.mcpspec, cmd, args.time, jobs, artifacts, extra, args.profile)
             t, s = r["timings"], r["stats"]
             print(f"{name:<18} {top:>14.0f} {jobs:>4} {t['messages_per_sec']:>11.0f} "
                   f"{100 * t['messages_per_sec'] / top:>8.1f}% {t['execs_per_sec']:>10.1f} "
                   f"{s['restarts']:>8} {len(r['findings']):>8}")
+            for line in r["profile"]:
+                print(f"    {line}")
 
     print()
     print(f"{'fixture fault':<30} {'oracle':<20} {'first finding':>14}")

@@ -27,6 +27,84 @@ const ID_BOOK_LIMIT: usize = 200_000;
 const MAX_PROBES: usize = 2;
 /// How long answers may trail the liveness ping before their requests are probed.
 const TRAILING_ANSWERS: Duration = Duration::from_millis(200);
+/// The longest pause before one write within a batch. A pause makes the server read
+/// the pieces on either side of it separately; a pipe reader wakes within
+/// microseconds, so one millisecond does that as well as twenty, and a batch of a
+/// hundred steps spent half its time asleep in longer ones. An input run alone (to
+/// attribute, confirm or replay a finding) keeps its delays as written.
+const BATCH_DELAY_CAP: Duration = Duration::from_millis(1);
+
+/// MCPSPEC_FUZZ_PROFILE=1: where the wall time of running inputs goes, summed over
+/// the run and printed on stderr at its end (for tuning the fuzzer; off by default).
+pub mod profile {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    pub const PHASES: &[&str] = &[
+        "batch.prepare",
+        "batch.prepare.program",
+        "batch.writes",
+        "batch.delays",
+        "batch.pieces",
+        "batch.awaits",
+        "batch.ping",
+        "batch.trailing",
+        "batch.probes",
+        "batch.finish",
+        "engine.batch",
+        "engine.claim",
+        "engine.judge",
+        "engine.singles",
+        "engine.findings",
+        "engine.restarts",
+        "engine.exchange",
+    ];
+    static NANOS: [AtomicU64; 17] = [const { AtomicU64::new(0) }; 17];
+    static COUNTS: [AtomicU64; 17] = [const { AtomicU64::new(0) }; 17];
+    static ON: OnceLock<bool> = OnceLock::new();
+
+    pub fn enabled() -> bool {
+        *ON.get_or_init(|| std::env::var_os("MCPSPEC_FUZZ_PROFILE").is_some())
+    }
+
+    /// Add the time since `since` to `phase` (a name in [`PHASES`]).
+    pub fn add(phase: &str, since: Instant) {
+        if !enabled() {
+            return;
+        }
+        if let Some(i) = PHASES.iter().position(|p| *p == phase) {
+            NANOS[i].fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            COUNTS[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Add `nanos` to `phase` directly (nominal delays, counts).
+    pub fn add_nanos(phase: &str, nanos: u64) {
+        if !enabled() {
+            return;
+        }
+        if let Some(i) = PHASES.iter().position(|p| *p == phase) {
+            NANOS[i].fetch_add(nanos, Ordering::Relaxed);
+            COUNTS[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The sums so far: (phase, milliseconds, times).
+    pub fn totals() -> Vec<(&'static str, f64, u64)> {
+        PHASES
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    *p,
+                    NANOS[i].load(Ordering::Relaxed) as f64 / 1e6,
+                    COUNTS[i].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+}
 
 /// How to start the server and talk to it.
 #[derive(Debug, Clone)]
@@ -509,6 +587,7 @@ impl Conn {
     ) -> Observation {
         let t0 = Instant::now();
         let mut prepared = prepare(program, &mut self.alloc);
+        profile::add("batch.prepare.program", t0);
         // Over HTTP: the input's second session, if it has steps for one.
         let mut http_run = None;
         if self.http {
@@ -580,6 +659,7 @@ impl Conn {
         let n = prepared.requests.len();
         let mut answered: Vec<Option<Instant>> = vec![None; n];
         let mut sent_at: Vec<Option<Instant>> = vec![None; n];
+        profile::add("batch.prepare", t0);
 
         let mut closed_stdin = false;
         let mut write_blocked = false;
@@ -609,8 +689,16 @@ impl Conn {
                         // An await shapes the pipelining; it judges nothing, so a hung
                         // request must not hold it for a whole timeout.
                         let deadline = Instant::now() + limits.timeout.min(Duration::from_secs(1));
+                        let t = Instant::now();
                         wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
+                        profile::add("batch.awaits", t);
                     }
+                    let delivery = if starts.len() > 1 {
+                        cap_delays(&delivery, BATCH_DELAY_CAP)
+                    } else {
+                        delivery
+                    };
+                    let t = Instant::now();
                     let written = if let Some(run) = http_run.as_mut() {
                         let bound = limits.timeout * 4 + limits.write_timeout;
                         tokio::time::timeout(
@@ -621,6 +709,16 @@ impl Conn {
                     } else {
                         tokio::time::timeout(limits.write_timeout, session.deliver(&delivery)).await
                     };
+                    profile::add("batch.writes", t);
+                    if profile::enabled() {
+                        for piece in delivery.pieces() {
+                            profile::add_nanos(
+                                "batch.delays",
+                                piece.delay_before.as_nanos() as u64,
+                            );
+                            profile::add_nanos("batch.pieces", 0);
+                        }
+                    }
                     match written {
                         Ok(Ok(())) => {}
                         // A POST the server cut short is its business while it lives.
@@ -670,7 +768,9 @@ impl Conn {
                 .rev()
                 .find(|s| !s.close_stdin)
                 .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
+            let t = Instant::now();
             let (outcome, sent) = self.liveness(unterminated && !self.http, limits).await;
+            profile::add("batch.ping", t);
             let outcome = match outcome {
                 // Over HTTP a failed ping is a dead server only when the process ended
                 // (or, with no process, the endpoint is unreachable).
@@ -695,9 +795,12 @@ impl Conn {
                 })
                 .collect();
             if !outstanding.is_empty() {
+                let t = Instant::now();
                 let deadline = Instant::now() + limits.timeout.min(TRAILING_ANSWERS);
                 wait_answers(&mut rx, &mut answered, &outstanding, deadline).await;
+                profile::add("batch.trailing", t);
             }
+            let t = Instant::now();
             let mut probes = 0;
             for i in 0..n {
                 let r = &prepared.requests[i];
@@ -718,7 +821,11 @@ impl Conn {
                     hangs.insert(&r.shape);
                 }
             }
+            if probes > 0 {
+                profile::add("batch.probes", t);
+            }
         }
+        let t_finish = Instant::now();
         drain(&mut rx, &mut answered);
         for i in 0..n {
             let r = &prepared.requests[i];
@@ -771,6 +878,7 @@ impl Conn {
             None
         };
         self.inputs += 1;
+        profile::add("batch.finish", t_finish);
         Observation {
             requests: prepared
                 .requests
@@ -1128,6 +1236,18 @@ fn lost_grace(copy_latency: Duration, limits: &Limits) -> Duration {
         .min(limits.timeout)
 }
 
+/// The same writes with every pause at most `cap`.
+fn cap_delays(delivery: &mcpspec_harness::Delivery, cap: Duration) -> mcpspec_harness::Delivery {
+    let mut out = mcpspec_harness::Delivery::default();
+    for piece in delivery.pieces() {
+        out = out.then(
+            piece.delay_before.min(cap),
+            mcpspec_harness::Delivery::whole(piece.bytes.clone()),
+        );
+    }
+    out
+}
+
 fn retoken(v: &mut Value, old: &str, new: &str) {
     match v {
         Value::String(s) => {
@@ -1210,6 +1330,21 @@ mod tests {
         let again = book.answered("1").unwrap();
         assert!(again.answers > again.sent);
         assert!(book.answered("2").is_none());
+    }
+
+    #[test]
+    fn batch_delays_are_capped_and_the_bytes_kept() {
+        use mcpspec_harness::Delivery;
+        let d = Delivery::whole(b"ab".to_vec())
+            .then(Duration::from_millis(20), Delivery::whole(b"cd".to_vec()))
+            .then(Duration::ZERO, Delivery::whole(b"e".to_vec()));
+        let capped = cap_delays(&d, Duration::from_millis(1));
+        let delays: Vec<Duration> = capped.pieces().iter().map(|p| p.delay_before).collect();
+        assert_eq!(
+            delays,
+            [Duration::ZERO, Duration::from_millis(1), Duration::ZERO]
+        );
+        assert_eq!(capped.payload(), b"abcde");
     }
 
     #[test]

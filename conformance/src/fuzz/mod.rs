@@ -23,7 +23,7 @@ pub mod report;
 pub mod surface;
 
 use corpus::{features, load_seeds, Corpus};
-use exec::{Conn, KnownHangs, Limits, OpenError, Target};
+use exec::{profile, Conn, KnownHangs, Limits, OpenError, Target};
 use finding::{minimise, MinimiseBudget, Observed, Reproducer};
 use oracles::{judge, Firing, MemoryLimits};
 use program::{IdAllocator, Program};
@@ -367,6 +367,16 @@ pub async fn run(
     }
 
     let duration = started.elapsed();
+    if profile::enabled() {
+        eprintln!(
+            "[profile] {:.0} ms wall, {} job(s)",
+            duration.as_secs_f64() * 1e3,
+            jobs
+        );
+        for (phase, ms, times) in profile::totals() {
+            eprintln!("[profile] {phase:<16} {ms:>10.0} ms {times:>8}x");
+        }
+    }
     let state = engine.lock();
     let mut findings = state.findings.clone();
     findings.sort_by(|a, b| (&a.oracle, &a.signature).cmp(&(&b.oracle, &b.signature)));
@@ -426,35 +436,82 @@ const BATCH_INPUTS: usize = 16;
 const BATCH_STEPS: usize = 128;
 
 /// One worker: its own server process, its own RNG stream.
-async fn work(engine: Arc<Engine>, mut job: Job, mut conn: Option<Conn>) {
+async fn work(engine: Arc<Engine>, job: Job, conn: Option<Conn>) {
+    let mut spare = Spare(None);
+    if let Some(c) = work_loop(&engine, job, conn, &mut spare).await {
+        c.kill();
+    }
+    spare.discard().await;
+}
+
+/// The next server process, started while the current one still serves inputs, so
+/// that a restart (every input that closes stdin ends its process) does not wait
+/// for a spawn and a handshake. Only over stdio: the process is ours alone.
+struct Spare(Option<tokio::task::JoinHandle<Result<Conn, OpenError>>>);
+
+impl Spare {
+    fn start(&mut self, engine: &Arc<Engine>) {
+        if self.0.is_none() && engine.config.target.http.is_none() {
+            let engine = engine.clone();
+            self.0 = Some(tokio::spawn(
+                async move { engine.config.target.open().await },
+            ));
+        }
+    }
+
+    async fn take(&mut self) -> Option<Result<Conn, OpenError>> {
+        let handle = self.0.take()?;
+        handle.await.ok()
+    }
+
+    /// Kill the spare process (waiting for it to start, so that it is reaped).
+    async fn discard(&mut self) {
+        if let Some(Ok(c)) = self.take().await {
+            c.kill();
+        }
+    }
+}
+
+async fn work_loop(
+    engine: &Arc<Engine>,
+    mut job: Job,
+    mut conn: Option<Conn>,
+    spare: &mut Spare,
+) -> Option<Conn> {
+    let engine = engine.clone();
     let worker = job.index;
     let jobs = engine.config.jobs.max(1);
     loop {
         if jobs > 1 && job.claimed >= (job.round as u64 + 1) * EXCHANGE_EVERY {
+            let t = Instant::now();
             let entries = std::mem::take(&mut job.fresh);
             engine.exchange.publish(jobs, worker, job.round, entries);
             for program in engine.exchange.collect(jobs, worker, job.round).await {
                 job.corpus.add(program, &mut job.rng);
             }
             job.round += 1;
+            profile::add("engine.exchange", t);
         }
+        let t = Instant::now();
         let batch = claim_batch(&engine, &mut job);
+        profile::add("engine.claim", t);
         if batch.is_empty() {
             break;
         }
-        let Some(mut current) = ensure_conn(&engine, conn.take()).await else {
-            return;
-        };
+        // No process after repeated failed starts: the worker gives up.
+        let mut current = ensure_conn(&engine, conn.take(), spare).await?;
         if let [program] = batch.as_slice() {
             engine.stats.execs.fetch_add(1, Ordering::Relaxed);
             run_single(&engine, &mut job, &mut current, program).await;
             conn = Some(current);
             continue;
         }
+        let t = Instant::now();
         let (joined, starts) = Program::concat(&batch);
         let obs = current
             .run_batch(&joined, &starts, &engine.config.limits, &job.hangs)
             .await;
+        profile::add("engine.batch", t);
         engine
             .stats
             .execs
@@ -464,6 +521,7 @@ async fn work(engine: Arc<Engine>, mut job: Job, mut conn: Option<Conn>) {
             .messages
             .fetch_add(obs.messages as u64, Ordering::Relaxed);
         trace(&engine, worker, &joined, &obs);
+        let t = Instant::now();
         let firings = judge(&obs, &current.rss, &engine.config.memory);
         let feats = features(&obs);
         let mut fresh: Vec<Firing> = Vec::new();
@@ -497,20 +555,21 @@ async fn work(engine: Arc<Engine>, mut job: Job, mut conn: Option<Conn>) {
                 novel = false;
             }
         }
+        profile::add("engine.judge", t);
         if fresh.is_empty() && !novel {
             conn = Some(current);
             continue;
         }
         let batch_observed = (!fresh.is_empty()).then(|| observed_of(&current));
         // Attribute: each input again, alone.
+        let t = Instant::now();
         let mut slot = Some(current);
         for program in &batch {
-            let Some(mut c) = ensure_conn(&engine, slot.take()).await else {
-                return;
-            };
+            let mut c = ensure_conn(&engine, slot.take(), spare).await?;
             run_single(&engine, &mut job, &mut c, program).await;
             slot = Some(c);
         }
+        profile::add("engine.singles", t);
         // What no input showed alone belongs to the batch as a whole.
         for firing in fresh {
             if !job.signatures.insert(firing.signature.clone()) {
@@ -523,9 +582,7 @@ async fn work(engine: Arc<Engine>, mut job: Job, mut conn: Option<Conn>) {
         engine.lock().corpus.mark_seen(&feats);
         conn = slot;
     }
-    if let Some(c) = conn {
-        c.kill();
-    }
+    conn
 }
 
 /// Claim up to a batch of inputs from the job's budget. A close ends a batch, and so
@@ -560,15 +617,22 @@ fn claim_batch(engine: &Engine, job: &mut Job) -> Vec<Program> {
 
 /// The live connection, or a fresh process when it is gone (`None` after
 /// [`MAX_FAILED_STARTS`] failed starts in a row).
-async fn ensure_conn(engine: &Engine, old: Option<Conn>) -> Option<Conn> {
+async fn ensure_conn(engine: &Arc<Engine>, old: Option<Conn>, spare: &mut Spare) -> Option<Conn> {
     match old {
         Some(c) if !c.dead => return Some(c),
         Some(old) => old.kill(),
         None => {}
     }
     for _ in 0..MAX_FAILED_STARTS {
-        if let Ok(c) = engine.config.target.open().await {
+        let t = Instant::now();
+        let opened = match spare.take().await {
+            Some(opened) => opened,
+            None => engine.config.target.open().await,
+        };
+        profile::add("engine.restarts", t);
+        if let Ok(c) = opened {
             engine.stats.restarts.fetch_add(1, Ordering::Relaxed);
+            spare.start(engine);
             return Some(c);
         }
     }
@@ -627,7 +691,9 @@ async fn record_finding(engine: &Engine, program: &Program, firing: &Firing, obs
             .remove(&firing.signature)
             .unwrap_or_else(|| engine.started.elapsed().as_millis() as u64)
     };
+    let t = Instant::now();
     let record = report_finding(engine, program, firing, observed).await;
+    profile::add("engine.findings", t);
     let mut state = engine.lock();
     state.first_found.push((record.signature.clone(), found_ms));
     state.findings.push(record);
