@@ -20,6 +20,16 @@ pub mod code {
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
 }
 
+/// `initialize` params as mcpspec sends them, asking for protocol `version` and
+/// declaring no client capabilities.
+pub fn initialize_params(version: &str) -> Value {
+    json!({
+        "protocolVersion": version,
+        "capabilities": {},
+        "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
+    })
+}
+
 /// Problems listed in a violation's `actual`; the message gives the full count.
 const SHOWN: usize = 5;
 

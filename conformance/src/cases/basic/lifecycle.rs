@@ -2,7 +2,7 @@
 //! handshake: version negotiation, capability negotiation, ordering rules).
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{code, expect_result};
+use crate::cases::support::{code, expect_result, initialize_params};
 use crate::session::{request_message, Handshake, RequestError, Response, Session};
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT, STDIO};
 use crate::traffic::Inbound;
@@ -1077,14 +1077,6 @@ async fn no_requests_before_initialized(ctx: &mut Ctx) -> CaseResult {
         .expected("no server request other than ping until notifications/initialized")
         .actual(early.join("\n")))
     }
-}
-
-fn initialize_params(version: &str) -> Value {
-    json!({
-        "protocolVersion": version,
-        "capabilities": {},
-        "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
-    })
 }
 
 fn line(message: &Value) -> Vec<u8> {

@@ -10,6 +10,7 @@
 //! transport, and this case, in the first, initializes over the other endpoint.
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
+use crate::cases::support::initialize_params;
 use crate::session::{media_type, request_message, LegacySseInfo, Session};
 use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::traffic::Inbound;
@@ -381,15 +382,7 @@ async fn post_accepted(ctx: &mut Ctx) -> CaseResult {
     let url = endpoint_of(&session, FIRST_EVENT).await?;
     let info = legacy(&session)?;
     let id = session.next_string_id();
-    let initialize = request_message(
-        &id,
-        "initialize",
-        Some(json!({
-            "protocolVersion": ctx.version(),
-            "capabilities": {},
-            "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
-        })),
-    );
+    let initialize = request_message(&id, "initialize", Some(initialize_params(ctx.version())));
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
     let answer = session.expect(&id, "initialize");
     let mut seen = Vec::new();
@@ -686,11 +679,7 @@ async fn post_to_sse_url_refused(ctx: &mut Ctx) -> CaseResult {
     let body = serde_json::to_vec(&request_message(
         &id,
         "initialize",
-        Some(json!({
-            "protocolVersion": "2025-03-26",
-            "capabilities": {},
-            "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
-        })),
+        Some(initialize_params("2025-03-26")),
     ))
     .unwrap_or_default();
     // As a Streamable HTTP client probes a URL before falling back to GET.

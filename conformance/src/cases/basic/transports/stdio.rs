@@ -3,7 +3,8 @@
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict};
 use crate::cases::support::{
-    callable_tools, find_slow_tool, is_safe_tool, list_all, still_serving, synthesize,
+    callable_tools, find_slow_tool, initialize_params, is_safe_tool, list_all, still_serving,
+    synthesize,
 };
 use crate::session::{request_message, RequestError, Response, Session};
 use crate::spec::{Level, Revisions, STDIO};
@@ -380,14 +381,6 @@ async fn ask_watching(
         "the server closed stdout".into()
     } else {
         format!("no answer within {timeout:?}")
-    })
-}
-
-fn initialize_params(version: &str) -> Value {
-    json!({
-        "protocolVersion": version,
-        "capabilities": {},
-        "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
     })
 }
 

@@ -5,11 +5,13 @@
 //! version header) and see the exact status and media type of each answer.
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{callable_tools, slow_tool, SlowTool};
+use crate::cases::support::{callable_tools, initialize_params, slow_tool, SlowTool};
 use crate::session::{media_type, request_message, HttpSessionInfo, RequestError};
 use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::util::clip;
-use mcpspec_harness::{escape_bytes, Delivery, HttpRequest, SseDecoder, SseItem, SseLimits};
+use mcpspec_harness::{
+    escape_bytes, Delivery, HttpRequest, HttpResponse, SseDecoder, SseItem, SseLimits,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -456,6 +458,36 @@ fn http_info(ctx: &Ctx) -> Result<HttpSessionInfo, Verdict> {
         .ok_or_else(|| Verdict::harness_error("an HTTP case ran on a session that is not HTTP"))
 }
 
+/// Send `request` and wait for the answer's head by `deadline`. No HTTP response at
+/// all is a violation naming the request (and `label`, if given).
+async fn send(
+    info: &HttpSessionInfo,
+    request: HttpRequest,
+    label: Option<&str>,
+    deadline: Instant,
+) -> Result<HttpResponse, Verdict> {
+    let mut what = format!("{} {}", request.method, info.endpoint.url);
+    if let Some(label) = label {
+        what.push_str(&format!(" ({label})"));
+    }
+    info.client
+        .send_until(request, deadline)
+        .await
+        .map_err(|e| {
+            Verdict::violation(format!("{what} got no HTTP response: {e}"))
+                .expected("an HTTP response")
+                .actual(e.to_string())
+        })
+}
+
+/// The answer's `Content-Type` header as sent, or empty.
+fn content_type(response: &HttpResponse) -> String {
+    response
+        .header_str("content-type")
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Send `request` and read its answer: a whole body, or SSE events until the stream
 /// ends, the response to `want` arrives, or `timeout` passes.
 async fn exchange(
@@ -465,22 +497,10 @@ async fn exchange(
     timeout: Duration,
 ) -> Result<Exchange, Verdict> {
     let deadline = Instant::now() + timeout;
-    let what = format!("{} {}", request.method, info.endpoint.url);
-    let response = info
-        .client
-        .send_until(request, deadline)
-        .await
-        .map_err(|e| {
-            Verdict::violation(format!("{what} got no HTTP response: {e}"))
-                .expected("an HTTP response")
-                .actual(e.to_string())
-        })?;
+    let response = send(info, request, None, deadline).await?;
     let mut out = Exchange {
         status: response.status,
-        content_type: response
-            .header_str("content-type")
-            .unwrap_or("")
-            .to_string(),
+        content_type: content_type(&response),
         session_header: response.header_str("mcp-session-id").map(str::to_string),
         ..Exchange::default()
     };
@@ -550,6 +570,17 @@ fn take_sse(out: &mut Exchange, items: Vec<SseItem>) {
             other => out.problems.push(format!("SSE problem: {other}")),
         }
     }
+}
+
+/// The verdict of a case that tried several probes: a pass listing what each one
+/// showed (`seen`), unless any went wrong (`bad`), which is then the violation's evidence.
+fn tally(seen: &[String], bad: &[String], violation: &str, expected: &str) -> CaseResult {
+    if bad.is_empty() {
+        return Ok(Verdict::pass(seen.join("; ")));
+    }
+    Ok(Verdict::violation(violation)
+        .expected(expected)
+        .actual(bad.join("\n")))
 }
 
 fn ping(id: &Value) -> Vec<u8> {
@@ -623,13 +654,11 @@ async fn accept_honoured(ctx: &mut Ctx) -> CaseResult {
             seen.push(format!("Accept: {only} → {}", ex.status));
         }
     }
-    if bad.is_empty() {
-        return Ok(Verdict::pass(seen.join("; ")));
-    }
-    Ok(
-        Verdict::violation("an answer used a media type the request's Accept excludes")
-            .expected("the accepted type, or 406 Not Acceptable")
-            .actual(bad.join("\n")),
+    tally(
+        &seen,
+        &bad,
+        "an answer used a media type the request's Accept excludes",
+        "the accepted type, or 406 Not Acceptable",
     )
 }
 
@@ -658,13 +687,11 @@ async fn invalid_notification_refused(ctx: &mut Ctx) -> CaseResult {
             seen.push(format!("{body} → {}", ex.status));
         }
     }
-    if bad.is_empty() {
-        return Ok(Verdict::pass(seen.join("; ")));
-    }
-    Ok(
-        Verdict::violation("an invalid non-request message was not refused with an HTTP error")
-            .expected("4xx, with no body or a JSON-RPC error without id")
-            .actual(bad.join("\n")),
+    tally(
+        &seen,
+        &bad,
+        "an invalid non-request message was not refused with an HTTP error",
+        "4xx, with no body or a JSON-RPC error without id",
     )
 }
 
@@ -875,16 +902,7 @@ async fn unsupported_protocol_version(ctx: &mut Ctx) -> CaseResult {
 async fn initialize_without_version_header(ctx: &mut Ctx) -> CaseResult {
     let info = http_info(ctx)?;
     let id = json!("mcpspec-init-no-version-header");
-    let body = serde_json::to_vec(&request_message(
-        &id,
-        "initialize",
-        Some(json!({
-            "protocolVersion": ctx.version(),
-            "capabilities": {},
-            "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
-        })),
-    ))
-    .unwrap_or_default();
+    let body = initialize_body(&id, ctx.version());
     let request = without(info.post(body), "MCP-Protocol-Version");
     let ex = exchange(&info, request, Some(&id), ctx.timeout()).await?;
     match ex.response_to(&id) {
@@ -903,13 +921,7 @@ async fn initialize_without_version_header(ctx: &mut Ctx) -> CaseResult {
 /// HTTP-012: GET with the proper headers → `text/event-stream` or 405.
 async fn get_stream_or_405(ctx: &mut Ctx) -> CaseResult {
     let info = http_info(ctx)?;
-    let mut request = HttpRequest::get("").header("Accept", "text/event-stream");
-    if let Some(sid) = &info.session_id {
-        request = request.header("Mcp-Session-Id", sid.clone());
-    }
-    if let Some(v) = &info.protocol_version {
-        request = request.header("MCP-Protocol-Version", v.clone());
-    }
+    let request = get_request(&info, None);
     let response = info
         .client
         .send_until(request, Instant::now() + ctx.timeout())
@@ -920,10 +932,7 @@ async fn get_stream_or_405(ctx: &mut Ctx) -> CaseResult {
                 .actual(e.to_string())
         })?;
     let status = response.status;
-    let content_type = response
-        .header_str("content-type")
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&response);
     // The stream (if any) is dropped here: only the head matters.
     drop(response);
     if status == 405 {
@@ -1126,25 +1135,11 @@ impl OpenStream {
         timeout: Duration,
     ) -> Result<OpenStream, Verdict> {
         let deadline = Instant::now() + timeout;
-        let what = format!("{} {} ({label})", request.method, info.endpoint.url);
-        let response = info
-            .client
-            .send_until(request, deadline)
-            .await
-            .map_err(|e| {
-                Verdict::violation(format!("{what} got no HTTP response: {e}"))
-                    .expected("an HTTP response")
-                    .actual(e.to_string())
-            })?;
-        let content_type = response
-            .header_str("content-type")
-            .unwrap_or("")
-            .to_string();
-        let status = response.status;
+        let response = send(info, request, Some(label), deadline).await?;
         let mut out = OpenStream {
             label: label.to_string(),
-            status,
-            content_type,
+            status: response.status,
+            content_type: content_type(&response),
             stream: None,
             decoder: SseDecoder::new(SseLimits::default()),
             events: Vec::new(),
@@ -1165,6 +1160,16 @@ impl OpenStream {
             }
         }
         Ok(out)
+    }
+
+    /// GET the stream again from the event `last` (sent as `Last-Event-ID`).
+    async fn resume(
+        info: &HttpSessionInfo,
+        last: &str,
+        timeout: Duration,
+    ) -> Result<OpenStream, Verdict> {
+        let label = format!("GET Last-Event-ID: {last}");
+        OpenStream::open(info, get_request(info, Some(last)), &label, timeout).await
     }
 
     fn is_sse(&self) -> bool {
@@ -1460,13 +1465,11 @@ async fn bad_bodies_refused(ctx: &mut Ctx) -> CaseResult {
             bad.push(format!("{what} → {}", ex.describe()));
         }
     }
-    if bad.is_empty() {
-        return Ok(Verdict::pass(seen.join("; ")));
-    }
-    Ok(
-        Verdict::violation("a malformed or mislabelled POST body was not refused with 4xx")
-            .expected("400 or 415 (optionally a JSON-RPC error without id)")
-            .actual(bad.join("\n")),
+    tally(
+        &seen,
+        &bad,
+        "a malformed or mislabelled POST body was not refused with 4xx",
+        "400 or 415 (optionally a JSON-RPC error without id)",
     )
 }
 
@@ -1576,11 +1579,7 @@ fn initialize_body(id: &Value, version: &str) -> Vec<u8> {
     serde_json::to_vec(&request_message(
         id,
         "initialize",
-        Some(json!({
-            "protocolVersion": version,
-            "capabilities": {},
-            "clientInfo": { "name": "mcpspec", "version": env!("CARGO_PKG_VERSION") }
-        })),
+        Some(initialize_params(version)),
     ))
     .unwrap_or_default()
 }
@@ -2000,17 +1999,18 @@ async fn event_ids_unique(ctx: &mut Ctx) -> CaseResult {
     )
 }
 
-/// POST a call of the slow tool answered with SSE and read until an event with an id
-/// arrived. `Err` carries the verdict when the server answers otherwise or gives no ids.
-async fn start_cut_call(
+/// POST a call of the slow tool answered with SSE, read until an event with an id
+/// arrived, then drop the stream, which closes the connection: the client went away
+/// mid-call. Returns the last event id. `Err` carries the verdict when the server
+/// answers otherwise or gives no ids.
+async fn cut_call(
     ctx: &Ctx,
     info: &HttpSessionInfo,
     slow: &SlowTool,
     id: &Value,
     token: &str,
-    ms: u64,
-) -> Result<OpenStream, Verdict> {
-    let body = tool_call(id, &slow.name, &slow.arguments(ms), token);
+) -> Result<String, Verdict> {
+    let body = tool_call(id, &slow.name, &slow.arguments(CUT_CALL_MS), token);
     let label = format!("POST tools/call {}", slow.name);
     let mut s = OpenStream::open(info, info.post(body), &label, ctx.timeout()).await?;
     if !s.is_sse() {
@@ -2029,7 +2029,7 @@ async fn start_cut_call(
             clip(&s.describe(), 300)
         )));
     }
-    Ok(s)
+    Ok(s.last_event_id().unwrap_or_default())
 }
 
 /// HTTP-016: cut stream A, let stream B run to its end, resume A with its last event
@@ -2042,9 +2042,7 @@ async fn resume_only_broken_stream(ctx: &mut Ctx) -> CaseResult {
     .await?;
     let info = http_info(ctx)?;
     let a = ctx.session().next_id();
-    let cut = start_cut_call(ctx, &info, &slow, &a, "mcpspec-resume-A", CUT_CALL_MS).await?;
-    let last = cut.last_event_id().unwrap_or_default();
-    drop(cut);
+    let last = cut_call(ctx, &info, &slow, &a, "mcpspec-resume-A").await?;
     let b = ctx.session().next_id();
     let body = tool_call(&b, &slow.name, &slow.arguments(50), "mcpspec-resume-B");
     let mut other = OpenStream::open(
@@ -2057,13 +2055,7 @@ async fn resume_only_broken_stream(ctx: &mut Ctx) -> CaseResult {
     other
         .read_until(Instant::now() + ctx.timeout(), |s| s.has_response_to(&b))
         .await;
-    let mut resumed = OpenStream::open(
-        &info,
-        get_request(&info, Some(&last)),
-        &format!("GET Last-Event-ID: {last}"),
-        ctx.timeout(),
-    )
-    .await?;
+    let mut resumed = OpenStream::resume(&info, &last, ctx.timeout()).await?;
     if !resumed.is_sse() {
         return Ok(Verdict::violation(format!(
             "resuming with Last-Event-ID was refused: HTTP {} (resumption is optional)",
@@ -2117,17 +2109,8 @@ async fn dropped_stream_not_cancelled(ctx: &mut Ctx) -> CaseResult {
     .await?;
     let info = http_info(ctx)?;
     let id = ctx.session().next_id();
-    let cut = start_cut_call(ctx, &info, &slow, &id, "mcpspec-dropped", CUT_CALL_MS).await?;
-    let last = cut.last_event_id().unwrap_or_default();
-    // Dropping the stream closes the connection: the client went away mid-call.
-    drop(cut);
-    let mut resumed = OpenStream::open(
-        &info,
-        get_request(&info, Some(&last)),
-        &format!("GET Last-Event-ID: {last}"),
-        ctx.timeout(),
-    )
-    .await?;
+    let last = cut_call(ctx, &info, &slow, &id, "mcpspec-dropped").await?;
+    let mut resumed = OpenStream::resume(&info, &last, ctx.timeout()).await?;
     if !resumed.is_sse() {
         return Ok(Verdict::untestable(format!(
             "the stream cannot be resumed, so whether the call completed is not observable: {}",
@@ -2281,13 +2264,7 @@ async fn priming_event(ctx: &mut Ctx) -> CaseResult {
     // Waiting the server's own reconnection delay is the protocol step itself.
     tokio::time::sleep(Duration::from_millis(retry).min(MAX_RETRY_WAIT)).await;
     let last = s.last_event_id().unwrap_or_default();
-    let mut resumed = OpenStream::open(
-        &info,
-        get_request(&info, Some(&last)),
-        &format!("GET Last-Event-ID: {last}"),
-        ctx.timeout(),
-    )
-    .await?;
+    let mut resumed = OpenStream::resume(&info, &last, ctx.timeout()).await?;
     resumed
         .read_until(Instant::now() + ctx.timeout(), |r| r.has_response_to(&id))
         .await;
