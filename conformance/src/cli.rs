@@ -242,30 +242,42 @@ impl Progress for Bar {
     }
 }
 
+/// Why `--{flag} URL` cannot be used, if it cannot: only http:// URLs; with `spec`
+/// (Streamable HTTP), a revision that has that transport; a `{port}` placeholder
+/// needs a command to start the server on that port.
+fn url_usage(flag: &str, url: &str, spec: Option<Revision>, has_command: bool) -> Option<String> {
+    if !url.starts_with("http://") {
+        return Some(format!("--{flag} {url}: only http:// URLs are supported"));
+    }
+    if let Some(spec) = spec.filter(|spec| *spec < Revision::V2025_03_26) {
+        return Some(format!(
+            "--spec {spec}: Streamable HTTP exists from 2025-03-26 on"
+        ));
+    }
+    if !has_command && url.contains("{port}") {
+        return Some(format!(
+            "--{flag} has {{port}} but no command after `--` to start"
+        ));
+    }
+    None
+}
+
 async fn check(args: CheckArgs) -> i32 {
     let command = CommandSpec::from_argv(&args.command);
-    if let Some(url) = &args.sse {
-        if !url.starts_with("http://") {
-            return fail_usage(&format!("--sse {url}: only http:// URLs are supported"));
-        }
-        if command.is_none() && url.contains("{port}") {
-            return fail_usage("--sse has {port} but no command after `--` to start");
+    let urls = [
+        ("sse", &args.sse, None),
+        ("url", &args.url, Some(args.spec)),
+    ];
+    for (flag, url, spec) in urls {
+        if let Some(problem) = url
+            .as_deref()
+            .and_then(|url| url_usage(flag, url, spec, command.is_some()))
+        {
+            return fail_usage(&problem);
         }
     }
     let mut config = match (&args.url, command) {
         (Some(url), command) if args.sse.is_some() => {
-            if !url.starts_with("http://") {
-                return fail_usage(&format!("--url {url}: only http:// URLs are supported"));
-            }
-            if args.spec < Revision::V2025_03_26 {
-                return fail_usage(&format!(
-                    "--spec {}: Streamable HTTP exists from 2025-03-26 on",
-                    args.spec
-                ));
-            }
-            if command.is_none() && url.contains("{port}") {
-                return fail_usage("--url has {port} but no command after `--` to start");
-            }
             let sse = args.sse.as_deref().unwrap_or_default();
             if url == sse {
                 return fail_usage("--url and --sse name the same URL; the two transports use different endpoints (e.g. /mcp and /sse)");
@@ -279,21 +291,7 @@ async fn check(args: CheckArgs) -> i32 {
             "no server command given; put it after `--`, e.g. mcpspec check -- python3 server.py",
         ),
         (None, Some(target)) => RunConfig::new(target, args.spec),
-        (Some(url), command) => {
-            if !url.starts_with("http://") {
-                return fail_usage(&format!("--url {url}: only http:// URLs are supported"));
-            }
-            if args.spec < Revision::V2025_03_26 {
-                return fail_usage(&format!(
-                    "--spec {}: Streamable HTTP exists from 2025-03-26 on",
-                    args.spec
-                ));
-            }
-            if command.is_none() && url.contains("{port}") {
-                return fail_usage("--url has {port} but no command after `--` to start");
-            }
-            RunConfig::http(url, command, args.spec)
-        }
+        (Some(url), command) => RunConfig::http(url, command, args.spec),
     };
     let transport = config.transport();
     if let Some(dir) = &args.schema_dir {
@@ -917,5 +915,36 @@ async fn replay(args: ReplayArgs) -> i32 {
         1
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_usage;
+    use crate::spec::Revision;
+
+    #[test]
+    fn url_usage_checks_scheme_then_revision_then_port() {
+        let old = Some(Revision::V2024_11_05);
+        let new = Some(Revision::V2025_03_26);
+        assert_eq!(
+            url_usage("url", "https://h/mcp", old, false).as_deref(),
+            Some("--url https://h/mcp: only http:// URLs are supported")
+        );
+        assert_eq!(
+            url_usage("url", "http://h:{port}/mcp", old, false).as_deref(),
+            Some("--spec 2024-11-05: Streamable HTTP exists from 2025-03-26 on")
+        );
+        assert_eq!(
+            url_usage("url", "http://h:{port}/mcp", new, false).as_deref(),
+            Some("--url has {port} but no command after `--` to start")
+        );
+        assert_eq!(url_usage("url", "http://h:{port}/mcp", new, true), None);
+        // Legacy SSE exists in every revision: no revision check.
+        assert_eq!(url_usage("sse", "http://h/sse", None, false), None);
+        assert_eq!(
+            url_usage("sse", "http://h:{port}/sse", None, false).as_deref(),
+            Some("--sse has {port} but no command after `--` to start")
+        );
     }
 }
