@@ -18,6 +18,19 @@ pub fn fixture_command(fault: Option<&str>) -> CommandSpec {
     CommandSpec::from_argv(&argv).expect("non-empty argv")
 }
 
+/// The fixture serving HTTP on the port the runner picks (`{port}`), with `flags`
+/// choosing the transport (none: Streamable HTTP).
+fn fixture_on_port(fault: Option<&str>, flags: &[&str]) -> CommandSpec {
+    let mut command = fixture_command(fault);
+    command.args.extend(
+        flags
+            .iter()
+            .chain(&["--port", "{port}"])
+            .map(|s| s.to_string()),
+    );
+    command
+}
+
 /// Run the selected cases against the fixture at `revision`.
 pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
     run_fixture(
@@ -31,16 +44,7 @@ pub async fn check_fixture(fault: Option<&str>, only: &[&str], revision: Revisio
 /// Run the selected cases against the fixture over Streamable HTTP at `revision`: the
 /// runner starts `mcpspec-fixture --port {port}` and stops it at the end.
 pub async fn check_fixture_http(fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
-    let mut argv = vec![
-        env!("CARGO_BIN_EXE_mcpspec-fixture").to_string(),
-        "--port".to_string(),
-        "{port}".to_string(),
-    ];
-    if let Some(f) = fault {
-        argv.push("--fault".into());
-        argv.push(f.into());
-    }
-    let command = CommandSpec::from_argv(&argv).expect("non-empty argv");
+    let command = fixture_on_port(fault, &[]);
     let config = RunConfig::http("http://127.0.0.1:{port}/mcp", Some(command), revision);
     run_fixture(config, fault, only).await
 }
@@ -60,10 +64,7 @@ pub async fn try_fixture_sse(
     only: &[&str],
     revision: Revision,
 ) -> Result<Report, RunError> {
-    let mut command = fixture_command(fault);
-    command
-        .args
-        .extend(["--sse", "--port", "{port}"].map(String::from));
+    let command = fixture_on_port(fault, &["--sse"]);
     let config = RunConfig::legacy_sse("http://127.0.0.1:{port}/sse", Some(command), revision);
     try_fixture(config, only).await
 }
@@ -76,17 +77,17 @@ pub async fn try_fixture_both(
     only: &[&str],
     revision: Revision,
 ) -> Result<Report, RunError> {
-    let mut command = fixture_command(fault);
-    command
-        .args
-        .extend(["--both", "--port", "{port}"].map(String::from));
-    let config = RunConfig::dual(
+    try_fixture(fixture_both(fault, revision), only).await
+}
+
+/// The run configuration of [`try_fixture_both`], before the suite's timeouts.
+pub fn fixture_both(fault: Option<&str>, revision: Revision) -> RunConfig {
+    RunConfig::dual(
         "http://127.0.0.1:{port}/mcp",
         "http://127.0.0.1:{port}/sse",
-        Some(command),
+        Some(fixture_on_port(fault, &["--both"])),
         revision,
-    );
-    try_fixture(config, only).await
+    )
 }
 
 async fn run_fixture(config: RunConfig, fault: Option<&str>, only: &[&str]) -> Report {
@@ -118,7 +119,27 @@ pub enum Over {
 }
 
 impl Over {
-    async fn check(self, fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
+    /// The transport's name in a report's subject.
+    pub fn name(self) -> &'static str {
+        match self {
+            Over::Stdio => "stdio",
+            Over::StreamableHttp => "streamable-http",
+            Over::LegacySse => "sse",
+        }
+    }
+
+    /// The id prefix of the transport's own cases.
+    pub fn cases(self) -> &'static str {
+        match self {
+            Over::Stdio => "basic/transports/stdio/",
+            Over::StreamableHttp => "basic/transports/streamable-http/",
+            Over::LegacySse => "basic/transports/http-with-sse/",
+        }
+    }
+
+    /// Run the selected cases against the fixture (with `fault`, if any) over this
+    /// transport at `revision`.
+    pub async fn check(self, fault: Option<&str>, only: &[&str], revision: Revision) -> Report {
         match self {
             Over::Stdio => check_fixture(fault, only, revision).await,
             Over::StreamableHttp => check_fixture_http(fault, only, revision).await,
@@ -130,6 +151,38 @@ impl Over {
 /// Like [`assert_faults`], over Streamable HTTP.
 pub async fn assert_http_faults(expectations: &[FaultExpectation]) {
     assert_faults_over(Over::StreamableHttp, expectations).await
+}
+
+/// Every case against a real test-bed server, generous with time: real servers (a
+/// Python one above all) answer slowly on a loaded 2-core CI machine, and a late
+/// answer must not turn into a verdict change. `what` names the run in a panic.
+pub async fn run_testbed(mut config: RunConfig, what: &str) -> Report {
+    config.request_timeout = Duration::from_secs(10);
+    config.init_timeout = Duration::from_secs(30);
+    config.jobs = 3;
+    config.schema_dir = schema_dir();
+    runner::run(config, &catalogue(), &Selection::default(), &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("{what} could not run: {e}"))
+}
+
+/// One line per case that did not pass, for the test-bed snapshots (the schema case
+/// only when schemas are available).
+pub fn verdict_lines(report: &Report) -> Vec<String> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Pass)
+        .filter(|r| r.id != "basic/messages-match-schema" || schema_dir().is_some())
+        .map(|r| {
+            format!(
+                "{:<14} {} [{}]",
+                r.outcome.as_str(),
+                r.id,
+                r.requirements.join(",")
+            )
+        })
+        .collect()
 }
 
 /// The official schemas, when the environment points at them (.ci/run does).

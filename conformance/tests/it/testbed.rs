@@ -4,15 +4,13 @@
 //! (or in ours) shows up as a reviewed diff, and each non-pass verdict is explained in
 //! the README's results table.
 
+use crate::common::{run_testbed, verdict_lines};
 use mcpspec::case::RunConfig;
-use mcpspec::cases::catalogue;
 use mcpspec::report::{Outcome, Report};
-use mcpspec::runner::{self, NoProgress, Selection};
 use mcpspec::spec::Revision;
 use mcpspec_harness::CommandSpec;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,34 +51,8 @@ fn testbed_commands() -> Option<HashMap<String, Vec<String>>> {
 
 async fn check_server(argv: &[String]) -> Report {
     let target = CommandSpec::from_argv(argv).expect("non-empty command");
-    let mut config = RunConfig::new(target, Revision::V2025_11_25);
-    // Generous: real servers (a Python one above all) answer slowly on a loaded 2-core
-    // CI machine, and a late answer must not turn into a verdict change.
-    config.request_timeout = Duration::from_secs(10);
-    config.init_timeout = Duration::from_secs(30);
-    config.jobs = 3;
-    config.schema_dir = crate::common::schema_dir();
-    runner::run(config, &catalogue(), &Selection::default(), &NoProgress)
-        .await
-        .unwrap_or_else(|e| panic!("check of {argv:?} could not run: {e}"))
-}
-
-/// One line per case that did not pass, for the snapshot.
-fn verdicts(report: &Report) -> Vec<String> {
-    report
-        .results
-        .iter()
-        .filter(|r| r.outcome != Outcome::Pass)
-        .filter(|r| r.id != "basic/messages-match-schema" || crate::common::schema_dir().is_some())
-        .map(|r| {
-            format!(
-                "{:<14} {} [{}]",
-                r.outcome.as_str(),
-                r.id,
-                r.requirements.join(",")
-            )
-        })
-        .collect()
+    let config = RunConfig::new(target, Revision::V2025_11_25);
+    run_testbed(config, &format!("check of {argv:?}")).await
 }
 
 async fn check_testbed_server(variable: &str, snapshot: &str) {
@@ -102,7 +74,7 @@ async fn check_testbed_server(variable: &str, snapshot: &str) {
         "harness errors:\n{}",
         harness_errors.join("\n")
     );
-    insta::assert_snapshot!(snapshot, verdicts(&report).join("\n"));
+    insta::assert_snapshot!(snapshot, verdict_lines(&report).join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! run, and stopped at the end). The expected verdicts of the HTTP cases are listed
 //! here with the evidence that makes each a genuine violation.
 
+use crate::common::{run_testbed, verdict_lines};
 use mcpspec::case::RunConfig;
 use mcpspec::cases::catalogue;
 use mcpspec::report::{Outcome, Report};
@@ -39,6 +40,14 @@ fn env_command(name: &str) -> Option<Vec<String>> {
     })
 }
 
+/// `NAME`'s command from the test bed with `extra` words appended, when the test bed
+/// is installed and its HTTP run enabled.
+fn server(name: &str, extra: &[&str]) -> Option<Vec<String>> {
+    let mut argv = env_command(name).filter(|_| enabled())?;
+    argv.extend(strings(extra));
+    Some(argv)
+}
+
 fn enabled() -> bool {
     if std::env::var_os("MCPSPEC_TESTBED_HTTP").is_none() {
         eprintln!("set MCPSPEC_TESTBED_HTTP=1 to check the test bed over HTTP: skipped");
@@ -52,26 +61,51 @@ async fn check_http(argv: Vec<String>, env: &[(&str, String)]) -> Report {
 }
 
 async fn check_http_only(argv: Vec<String>, env: &[(&str, String)], only: &[&str]) -> Report {
-    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
+    let config = RunConfig::http(
+        "http://127.0.0.1:{port}/mcp",
+        Some(with_env(&argv, env)),
+        Revision::V2025_11_25,
+    );
+    run_only(config, only, &format!("HTTP check of {argv:?}")).await
+}
+
+/// The command `argv` with the environment variables `env` added.
+fn with_env(argv: &[String], env: &[(&str, String)]) -> CommandSpec {
+    let mut command = CommandSpec::from_argv(argv).expect("non-empty command");
     command.env = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    let mut config = RunConfig::http(
-        "http://127.0.0.1:{port}/mcp",
-        Some(command),
-        Revision::V2025_11_25,
-    );
+    command
+}
+
+/// The cases `only` selects, answers awaited for 5 s. `what` names the run in a panic.
+async fn run_only(mut config: RunConfig, only: &[&str], what: &str) -> Report {
     config.request_timeout = Duration::from_secs(5);
     config.init_timeout = Duration::from_secs(30);
     config.jobs = 3;
     let selection = Selection {
-        only: only.iter().map(|s| s.to_string()).collect(),
+        only: strings(only),
         skip: Vec::new(),
     };
     runner::run(config, &catalogue(), &selection, &NoProgress)
         .await
-        .unwrap_or_else(|e| panic!("HTTP check of {argv:?} could not run: {e}"))
+        .unwrap_or_else(|e| panic!("{what} could not run: {e}"))
+}
+
+/// server-everything's stdio command `cmd` switched to `mode` (the command ends with
+/// the transport word), and the preload without which it listens on every interface.
+fn everything_in(cmd: &[String], mode: &str) -> (Vec<String>, [(&'static str, String); 1]) {
+    let mut argv = cmd.to_vec();
+    if argv.last().map(String::as_str) == Some("stdio") {
+        argv.pop();
+    }
+    argv.push(mode.into());
+    let loopback = repo_root().join("testbed/loopback.mjs");
+    (
+        argv,
+        [("NODE_OPTIONS", format!("--import={}", loopback.display()))],
+    )
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -98,11 +132,12 @@ fn non_pass(report: &Report) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+    let Some(argv) = server(
+        "MCPSPEC_PYTHON_CMD",
+        &["--transport", "streamable-http", "--port", "{port}"],
+    ) else {
         return;
     };
-    let mut argv = cmd;
-    argv.extend(["--transport", "streamable-http", "--port", "{port}"].map(String::from));
     let report = check_http(argv, &[]).await;
     // All three servers answer requests with SSE and refuse JSON-only clients (406).
     // A foreign Host gets 421 (accepted as a refusal). SSE answers carry no event ids
@@ -125,11 +160,9 @@ async fn python_sdk_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_RMCP_CMD").filter(|_| enabled()) else {
+    let Some(argv) = server("MCPSPEC_RMCP_CMD", &["--port", "{port}"]) else {
         return;
     };
-    let mut argv = cmd;
-    argv.extend(["--port", "{port}"].map(String::from));
     let report = check_http(argv, &[]).await;
     // Served a POST with `Origin: https://attacker.example` with 200 and the ping result.
     // Event ids and priming are there: a `slow` call cut midway is resumed with only its
@@ -148,18 +181,10 @@ async fn rmcp_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+    let Some(cmd) = server("MCPSPEC_EVERYTHING_CMD", &[]) else {
         return;
     };
-    let loopback = repo_root().join("testbed/loopback.mjs");
-    let mut argv = cmd;
-    // The stdio command ends with the transport word.
-    if argv.last().map(String::as_str) == Some("stdio") {
-        argv.pop();
-    }
-    argv.push("streamableHttp".into());
-    // Without the preload it listens on every interface.
-    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    let (argv, env) = everything_in(&cmd, "streamableHttp");
     let report = check_http(argv, &env).await;
     // Observed: a foreign Origin is served with 200; after DELETE → 200 the ended
     // session's id gets 400 "No valid session ID provided" (not 404), and so does a
@@ -201,11 +226,9 @@ const REFUSABLE: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_refusals_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_RMCP_CMD").filter(|_| enabled()) else {
+    let Some(argv) = server("MCPSPEC_RMCP_CMD", &["--port", "{port}"]) else {
         return;
     };
-    let mut argv = cmd;
-    argv.extend(["--port", "{port}"].map(String::from));
     let report = check_http_only(argv, &[], REFUSABLE).await;
     // rmcp answers every body it cannot deserialize with 415 and plain text, and a
     // request without a session with 400: refusals, so all of them pass over HTTP.
@@ -215,16 +238,10 @@ async fn rmcp_refusals_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_refusals_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+    let Some(cmd) = server("MCPSPEC_EVERYTHING_CMD", &[]) else {
         return;
     };
-    let loopback = repo_root().join("testbed/loopback.mjs");
-    let mut argv = cmd;
-    if argv.last().map(String::as_str) == Some("stdio") {
-        argv.pop();
-    }
-    argv.push("streamableHttp".into());
-    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    let (argv, env) = everything_in(&cmd, "streamableHttp");
     let report = check_http_only(argv, &env, REFUSABLE).await;
     // Invalid messages and an id null ping get 400 with -32700 "Parse error: Invalid
     // JSON-RPC message" (not -32600), and a batch is executed. The second initialize
@@ -241,11 +258,12 @@ async fn server_everything_refusals_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_refusals_over_http() {
-    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+    let Some(argv) = server(
+        "MCPSPEC_PYTHON_CMD",
+        &["--transport", "streamable-http", "--port", "{port}"],
+    ) else {
         return;
     };
-    let mut argv = cmd;
-    argv.extend(["--transport", "streamable-http", "--port", "{port}"].map(String::from));
     let report = check_http_only(argv, &[], REFUSABLE).await;
     // Invalid messages get -32602 with pydantic's validation text (not -32600); an id
     // null ping and an object id get no answer at all.
@@ -265,52 +283,28 @@ async fn python_sdk_refusals_over_http() {
 
 /// Every case over legacy HTTP+SSE against `argv` (started with `{port}` as the port).
 async fn check_sse(argv: Vec<String>, env: &[(&str, String)]) -> Report {
-    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
-    command.env = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let mut config = RunConfig::legacy_sse(
+    let config = RunConfig::legacy_sse(
         "http://127.0.0.1:{port}/sse",
-        Some(command),
+        Some(with_env(&argv, env)),
         Revision::V2024_11_05,
     );
     // As generous as the stdio test bed run: a late answer must not change a verdict.
-    config.request_timeout = Duration::from_secs(10);
-    config.init_timeout = Duration::from_secs(30);
-    config.jobs = 3;
-    config.schema_dir = crate::common::schema_dir();
-    runner::run(config, &catalogue(), &Selection::default(), &NoProgress)
-        .await
-        .unwrap_or_else(|e| panic!("SSE check of {argv:?} could not run: {e}"))
+    run_testbed(config, &format!("SSE check of {argv:?}")).await
 }
 
 /// One line per case that did not pass, for the snapshot.
 fn sse_verdicts(report: &Report) -> String {
-    let lines: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome != Outcome::Pass)
-        .filter(|r| r.id != "basic/messages-match-schema" || crate::common::schema_dir().is_some())
-        .map(|r| {
-            format!(
-                "{:<14} {} [{}]",
-                r.outcome.as_str(),
-                r.id,
-                r.requirements.join(",")
-            )
-        })
-        .collect();
-    lines.join("\n")
+    verdict_lines(report).join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_sse() {
-    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+    let Some(argv) = server(
+        "MCPSPEC_PYTHON_CMD",
+        &["--transport", "sse", "--port", "{port}"],
+    ) else {
         return;
     };
-    let mut argv = cmd;
-    argv.extend(["--transport", "sse", "--port", "{port}"].map(String::from));
     let report = check_sse(argv, &[]).await;
     assert_eq!(report.subject.transport, "sse");
     assert_eq!(report.subject.negotiated_revision, "2024-11-05");
@@ -319,17 +313,11 @@ async fn python_sdk_over_sse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_over_sse() {
-    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+    let Some(cmd) = server("MCPSPEC_EVERYTHING_CMD", &[]) else {
         return;
     };
-    let loopback = repo_root().join("testbed/loopback.mjs");
-    let mut argv = cmd;
-    if argv.last().map(String::as_str) == Some("stdio") {
-        argv.pop();
-    }
-    argv.push("sse".into());
-    // Without the preload it listens on every interface; PORT is set by the runner.
-    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
+    // PORT is set by the runner.
+    let (argv, env) = everything_in(&cmd, "sse");
     let report = check_sse(argv, &env).await;
     assert_eq!(report.subject.transport, "sse");
     assert_eq!(report.subject.negotiated_revision, "2024-11-05");
@@ -343,27 +331,19 @@ async fn server_everything_over_sse() {
 /// SSE-008 and one transport-neutral case over both transports of the server `argv`
 /// starts (`{port}` in both URLs).
 async fn check_both(argv: Vec<String>, env: &[(&str, String)]) -> Report {
-    let mut command = CommandSpec::from_argv(&argv).expect("non-empty command");
-    command.env = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let mut config = RunConfig::dual(
+    let config = RunConfig::dual(
         "http://127.0.0.1:{port}/mcp",
         "http://127.0.0.1:{port}/sse",
-        Some(command),
+        Some(with_env(&argv, env)),
         Revision::V2025_11_25,
     );
-    config.request_timeout = Duration::from_secs(5);
-    config.init_timeout = Duration::from_secs(30);
-    config.jobs = 3;
-    let selection = Selection {
-        only: strings(&["SSE-008", "basic/utilities/ping/empty-result"]),
-        skip: Vec::new(),
-    };
-    runner::run(config, &catalogue(), &selection, &NoProgress)
-        .await
-        .unwrap_or_else(|e| panic!("check of both transports of {argv:?} could not run: {e}"))
+    let only = ["SSE-008", "basic/utilities/ping/empty-result"];
+    run_only(
+        config,
+        &only,
+        &format!("check of both transports of {argv:?}"),
+    )
+    .await
 }
 
 /// `(transport, outcome, case behaviour)` of every record, sorted.
@@ -389,7 +369,7 @@ fn tagged(report: &Report) -> Vec<String> {
 /// passes SSE-008 with the same case passing over each transport.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_serving_both_transports() {
-    let Some(cmd) = env_command("MCPSPEC_PYTHON_CMD").filter(|_| enabled()) else {
+    let Some(cmd) = server("MCPSPEC_PYTHON_CMD", &[]) else {
         return;
     };
     let python = cmd.first().cloned().expect("a python interpreter");
@@ -419,20 +399,14 @@ async fn python_sdk_serving_both_transports() {
 /// transport that did start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_everything_serves_one_transport_per_mode() {
-    let Some(cmd) = env_command("MCPSPEC_EVERYTHING_CMD").filter(|_| enabled()) else {
+    let Some(cmd) = server("MCPSPEC_EVERYTHING_CMD", &[]) else {
         return;
     };
-    let loopback = repo_root().join("testbed/loopback.mjs");
-    let env = [("NODE_OPTIONS", format!("--import={}", loopback.display()))];
     for (mode, ran, missing) in [
         ("streamableHttp", "streamable-http", "Cannot GET /sse"),
         ("sse", "sse", "Cannot POST /mcp"),
     ] {
-        let mut argv = cmd.clone();
-        if argv.last().map(String::as_str) == Some("stdio") {
-            argv.pop();
-        }
-        argv.push(mode.into());
+        let (argv, env) = everything_in(&cmd, mode);
         let report = check_both(argv, &env).await;
         assert_eq!(
             tagged(&report),

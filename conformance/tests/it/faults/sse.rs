@@ -6,7 +6,7 @@ use crate::common::{
     FaultExpectation, Over,
 };
 use mcpspec::cases::catalogue;
-use mcpspec::report::Outcome;
+use mcpspec::report::{CaseRecord, Outcome, Report};
 use mcpspec::spec::Revision;
 
 const LEGACY: Revision = Revision::V2024_11_05;
@@ -178,6 +178,13 @@ async fn foreign_endpoint_is_not_followed() {
 
 const DUAL: &str = "basic/transports/http-with-sse/both-transports-served";
 
+/// The one SSE-008 record of `report`.
+fn dual_record(report: &Report) -> &CaseRecord {
+    let dual: Vec<_> = report.results.iter().filter(|r| r.id == DUAL).collect();
+    assert_eq!(dual.len(), 1, "{:?}", report.results);
+    dual[0]
+}
+
 /// SSE-008 over the fixture serving both transports on one port: pass, in the
 /// Streamable HTTP profile only, with the other profile's records tagged `sse`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,10 +201,9 @@ async fn both_transports_served_passes_on_the_clean_fixture() {
     .await
     .unwrap_or_else(|e| panic!("the run of both transports did not start: {e}"));
     assert_eq!(report.subject.transport, "streamable-http+sse");
-    let dual: Vec<_> = report.results.iter().filter(|r| r.id == DUAL).collect();
-    assert_eq!(dual.len(), 1, "{:?}", report.results);
-    assert_eq!(dual[0].outcome, Outcome::Pass, "{}", dual[0].message);
-    assert_eq!(dual[0].transport.as_deref(), Some("streamable-http"));
+    let dual = dual_record(&report);
+    assert_eq!(dual.outcome, Outcome::Pass, "{}", dual.message);
+    assert_eq!(dual.transport.as_deref(), Some("streamable-http"));
     let over = |t: &str| {
         report
             .results
@@ -228,11 +234,7 @@ async fn missing_legacy_endpoint_is_an_sse008_warning() {
     )
     .await
     .unwrap_or_else(|e| panic!("the Streamable HTTP profile should still run: {e}"));
-    let dual = report
-        .results
-        .iter()
-        .find(|r| r.id == DUAL)
-        .expect("SSE-008 ran");
+    let dual = dual_record(&report);
     assert_eq!(dual.outcome, Outcome::Warn, "{}", dual.message);
     assert_eq!(dual.requirements, vec!["SSE-008".to_string()]);
     assert!(
@@ -274,11 +276,7 @@ async fn both_transports_served_needs_both_urls() {
         check_fixture_http(None, &["SSE-008"], Revision::V2025_11_25).await,
         check_fixture_sse(None, &["SSE-008"], Revision::V2025_11_25).await,
     ] {
-        let dual = report
-            .results
-            .iter()
-            .find(|r| r.id == DUAL)
-            .expect("SSE-008 listed");
+        let dual = dual_record(&report);
         assert_eq!(dual.outcome, Outcome::NotApplicable, "{}", dual.message);
         assert!(dual.transport.is_none());
     }
@@ -287,8 +285,6 @@ async fn both_transports_served_needs_both_urls() {
 /// The progress bar of a run of both transports counts the cases of both profiles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_of_both_transports_adds_up() {
-    use mcpspec::case::RunConfig;
-    use mcpspec::report::CaseRecord;
     use mcpspec::runner::{self, Progress, Selection};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -305,16 +301,7 @@ async fn progress_of_both_transports_adds_up() {
             self.finished.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let mut command = crate::common::fixture_command(None);
-    command
-        .args
-        .extend(["--both", "--port", "{port}"].map(String::from));
-    let config = RunConfig::dual(
-        "http://127.0.0.1:{port}/mcp",
-        "http://127.0.0.1:{port}/sse",
-        Some(command),
-        Revision::V2025_11_25,
-    );
+    let config = crate::common::fixture_both(None, Revision::V2025_11_25);
     let selection = Selection {
         only: vec!["SSE-008".into(), "basic/utilities/ping/".into()],
         skip: Vec::new(),
