@@ -774,7 +774,9 @@ impl Conn {
             let outcome = match outcome {
                 // Over HTTP a failed ping is a dead server only when the process ended
                 // (or, with no process, the endpoint is unreachable).
-                Ping::Closed if self.http && self.server_alive() => Ping::Unanswered,
+                Ping::Closed if self.http && self.http_server_lives(limits).await => {
+                    Ping::Unanswered
+                }
                 other => other,
             };
             messages += sent;
@@ -1138,6 +1140,16 @@ impl Conn {
         }
         let all = control.stderr();
         all[all.len().saturating_sub(fresh)..].to_vec()
+    }
+
+    /// Over HTTP, after the ping failed: whether the server still lives. A started
+    /// process that is going down gets the exit grace to be seen ended, so that its
+    /// death is reported as the crash it is, not as a server that stopped answering.
+    async fn http_server_lives(&self, limits: &Limits) -> bool {
+        if !self.server.is_detached() {
+            return self.server.wait_exit(limits.exit_grace).await.is_none();
+        }
+        self.server_alive()
     }
 
     /// Over HTTP: the started server still runs, or (none started) the endpoint

@@ -38,9 +38,10 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 const TRUNCATED_REACTION: Duration = Duration::from_millis(500);
 /// Resumptions of one dropped answer at most (each must bring something new).
 const MAX_RESUMPTIONS: usize = 8;
-/// Reconnection delay when the server gave no `retry`, and the longest one honoured.
-const DEFAULT_RECONNECT: Duration = Duration::from_millis(100);
-const MAX_RECONNECT: Duration = Duration::from_secs(2);
+/// Reconnection delay when the server gave no `retry` (short: the wait holds up the
+/// batch), and the longest one honoured.
+const DEFAULT_RECONNECT: Duration = Duration::from_millis(20);
+const MAX_RECONNECT: Duration = Duration::from_secs(1);
 
 /// The HTTP side of one input: its second session and the readers of dropped answers.
 #[derive(Default)]

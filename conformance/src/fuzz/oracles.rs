@@ -146,6 +146,7 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                 Settled::Lost { probe } => {
                     let how = match r.info.delivery {
                         "split" => "delivered in several writes",
+                        "shared-write" if obs.http => "posted together with other messages",
                         "shared-write" => "delivered in one write with other messages",
                         "dropped-stream" => {
                             "its SSE answer dropped after the first event and resumed with Last-Event-ID"
