@@ -426,21 +426,13 @@ async fn capability_matches(ctx: &mut Ctx) -> CaseResult {
             ),
         };
     }
-    if let Some(tools) = tools {
-        if !tools.is_empty() {
-            return Ok(Verdict::violation(
-                "the server lists tools without declaring the tools capability",
-            )
-            .expected("tools in the initialize capabilities, or -32601 from tools/list")
-            .actual(response.summary()));
-        }
-    }
-    expect_error_code(
+    refused_undeclared(
         &response,
-        &[code::METHOD_NOT_FOUND],
+        tools.is_some_and(|tools| !tools.is_empty()),
+        "the server lists tools without declaring the tools capability",
+        "tools in the initialize capabilities, or -32601 from tools/list",
         "tools/list without the tools capability",
-    )
-    .map_err(|v| v.at_level(Level::Should))?;
+    )?;
     let call = ctx
         .session()
         .request(
@@ -448,22 +440,35 @@ async fn capability_matches(ctx: &mut Ctx) -> CaseResult {
             Some(json!({ "name": "mcpspec-probe", "arguments": {} })),
         )
         .await?;
-    if call.result().is_some() && call.error().is_none() {
-        return Ok(Verdict::violation(
-            "the server runs tools/call without declaring the tools capability",
-        )
-        .expected("error -32601")
-        .actual(call.summary()));
-    }
-    expect_error_code(
+    refused_undeclared(
         &call,
-        &[code::METHOD_NOT_FOUND],
+        call.result().is_some() && call.error().is_none(),
+        "the server runs tools/call without declaring the tools capability",
+        "error -32601",
         "tools/call without the tools capability",
-    )
-    .map_err(|v| v.at_level(Level::Should))?;
+    )?;
     Ok(Verdict::pass(
         "tools is not declared and tools/list and tools/call answer -32601",
     ))
+}
+
+/// A request made without the tools capability: if the server `served` it anyway, a
+/// violation (`message`, expecting `expected`); otherwise it should be refused with
+/// -32601 (`what` names the request).
+fn refused_undeclared(
+    response: &Response,
+    served: bool,
+    message: &str,
+    expected: &str,
+    what: &str,
+) -> Result<(), Verdict> {
+    if served {
+        return Err(Verdict::violation(message)
+            .expected(expected)
+            .actual(response.summary()));
+    }
+    expect_error_code(response, &[code::METHOD_NOT_FOUND], what)
+        .map_err(|v| v.at_level(Level::Should))
 }
 
 // -- TOOLS-002 ---------------------------------------------------------------
@@ -1626,6 +1631,31 @@ async fn embedded_resources_capability(ctx: &mut Ctx) -> CaseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undeclared_tools_are_refused_with_method_not_found() {
+        let answer = |raw: Value| Response { raw };
+        let refused =
+            answer(json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "no"}}));
+        assert!(refused_undeclared(&refused, false, "served", "-32601", "tools/list").is_ok());
+        // Served anyway: a violation at the case's own level, with the caller's words.
+        let served = answer(json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": [{}]}}));
+        let v = refused_undeclared(&served, true, "served", "-32601", "tools/list").unwrap_err();
+        assert_eq!(v.kind, VerdictKind::Violation);
+        assert_eq!((v.message.as_str(), v.level), ("served", None));
+        assert_eq!(v.expected.as_deref(), Some("-32601"));
+        // Refused with another code: a SHOULD-level violation naming the request.
+        let other =
+            answer(json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32600, "message": "no"}}));
+        let v = refused_undeclared(&other, false, "served", "-32601", "tools/list").unwrap_err();
+        assert_eq!(v.kind, VerdictKind::Violation);
+        assert_eq!(v.level, Some(Level::Should));
+        assert!(
+            v.message.starts_with("tools/list: expected error -32601"),
+            "{}",
+            v.message
+        );
+    }
 
     #[test]
     fn recommended_tool_names() {
