@@ -44,6 +44,22 @@ pub fn report_problems(message: &str, expected: &str, problems: &[String]) -> Ve
         .actual(shown.join("\n"))
 }
 
+/// A pass (`pass`, formatted only when used) when there are no `problems`; otherwise a
+/// violation (`failure`: message and expected) listing every problem, one a line.
+pub fn listed_verdict(
+    problems: &[String],
+    failure: (&str, &str),
+    pass: impl FnOnce() -> String,
+) -> Verdict {
+    let (message, expected) = failure;
+    if problems.is_empty() {
+        return Verdict::pass(pass());
+    }
+    Verdict::violation(message)
+        .expected(expected)
+        .actual(problems.join("\n"))
+}
+
 /// The usual ending of a case that inspects a sample of items: a violation listing the
 /// problems; untestable when no item could be judged (we must not pass on nothing);
 /// otherwise pass. The messages are closures so only the one used is formatted.
@@ -384,6 +400,20 @@ pub async fn still_serving(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_verdict_lists_every_problem_or_passes() {
+        let failure = ("names repeat", "each name once");
+        let pass = listed_verdict(&[], failure, || "3 names".to_string());
+        assert_eq!(pass.kind, crate::case::VerdictKind::Pass);
+        assert_eq!(pass.message, "3 names");
+        let problems = ["a twice".to_string(), "b twice".to_string()];
+        let v = listed_verdict(&problems, failure, || unreachable!("no pass to format"));
+        assert_eq!(v.kind, crate::case::VerdictKind::Violation);
+        assert_eq!(v.message, "names repeat");
+        assert_eq!(v.expected.as_deref(), Some("each name once"));
+        assert_eq!(v.actual.as_deref(), Some("a twice\nb twice"));
+    }
 
     #[test]
     fn synthesizes_required_arguments_only() {

@@ -6,8 +6,8 @@
 
 use crate::case::{Capability, Case, CaseResult, Ctx, Isolation, Verdict, VerdictKind};
 use crate::cases::support::{
-    code, expect_error_code, is_safe_tool, judged_verdict, list_all, still_serving, synthesize,
-    CallableTool,
+    code, expect_error_code, is_safe_tool, judged_verdict, list_all, listed_verdict, still_serving,
+    synthesize, CallableTool,
 };
 use crate::session::{RequestError, Response, Session};
 use crate::spec::{Level, Revision, Revisions, ANY_TRANSPORT};
@@ -528,21 +528,12 @@ fn tool_shape_problems(tool: &Value) -> Vec<String> {
 async fn list_shape(ctx: &mut Ctx) -> CaseResult {
     let tools = list_all(ctx.session(), "tools/list", "tools", ctx.timeout()).await?;
     let problems: Vec<String> = tools.iter().flat_map(tool_shape_problems).collect();
-    if problems.is_empty() {
-        Ok(Verdict::pass(format!(
-            "{} listed tool(s), each well shaped",
-            tools.len()
-        )))
-    } else {
-        Ok(Verdict::violation(format!(
-            "{} problem(s) in the tools/list result",
-            problems.len()
-        ))
-        .expected(
-            "tools with a string name, an object inputSchema and correctly typed optional fields",
-        )
-        .actual(problems.join("\n")))
-    }
+    let message = format!("{} problem(s) in the tools/list result", problems.len());
+    let expected =
+        "tools with a string name, an object inputSchema and correctly typed optional fields";
+    Ok(listed_verdict(&problems, (&message, expected), || {
+        format!("{} listed tool(s), each well shaped", tools.len())
+    }))
 }
 
 // -- TOOLS-003 ---------------------------------------------------------------
@@ -565,18 +556,13 @@ async fn input_schema_object(ctx: &mut Ctx) -> CaseResult {
             }
         })
         .collect();
-    if problems.is_empty() {
-        Ok(Verdict::pass(format!(
-            "all {} inputSchema(s) declare type \"object\"",
-            tools.len()
-        )))
-    } else {
-        Ok(
-            Verdict::violation("inputSchema without \"type\": \"object\" at its root")
-                .expected("inputSchema: {\"type\": \"object\", ...}")
-                .actual(problems.join("\n")),
-        )
-    }
+    let failure = (
+        "inputSchema without \"type\": \"object\" at its root",
+        "inputSchema: {\"type\": \"object\", ...}",
+    );
+    Ok(listed_verdict(&problems, failure, || {
+        format!("all {} inputSchema(s) declare type \"object\"", tools.len())
+    }))
 }
 
 // -- TOOLS-004: schema dialects ------------------------------------------------
@@ -783,20 +769,13 @@ async fn unique_names(ctx: &mut Ctx) -> CaseResult {
         .filter(|(_, n)| **n > 1)
         .map(|(name, n)| format!("{name:?} listed {n} times"))
         .collect();
-    if duplicates.is_empty() {
-        Ok(Verdict::pass(format!(
-            "{} distinct tool name(s)",
-            counts.len()
-        )))
-    } else {
-        Ok(
-            Verdict::violation(
-                "tool names are repeated: tools/call cannot reach the shadowed ones",
-            )
-            .expected("each name once across all pages")
-            .actual(duplicates.join("\n")),
-        )
-    }
+    let failure = (
+        "tool names are repeated: tools/call cannot reach the shadowed ones",
+        "each name once across all pages",
+    );
+    Ok(listed_verdict(&duplicates, failure, || {
+        format!("{} distinct tool name(s)", counts.len())
+    }))
 }
 
 /// The recommended tool name form: 1 to 128 of `A-Z a-z 0-9 _ - .`.
@@ -815,18 +794,16 @@ async fn name_charset(ctx: &mut Ctx) -> CaseResult {
         .filter(|n| !is_recommended_tool_name(n))
         .map(|n| format!("{:?}", clip(n, 160)))
         .collect();
-    if offenders.is_empty() {
-        Ok(Verdict::pass(format!(
+    let failure = (
+        "tool names outside the recommended form",
+        "1 to 128 characters from A-Z a-z 0-9 _ - .",
+    );
+    Ok(listed_verdict(&offenders, failure, || {
+        format!(
             "all {} tool name(s) use the recommended characters",
             tools.len()
-        )))
-    } else {
-        Ok(
-            Verdict::violation("tool names outside the recommended form")
-                .expected("1 to 128 characters from A-Z a-z 0-9 _ - .")
-                .actual(offenders.join("\n")),
         )
-    }
+    }))
 }
 
 // -- TOOLS-007 -----------------------------------------------------------------
@@ -851,18 +828,16 @@ async fn output_schema_object(ctx: &mut Ctx) -> CaseResult {
             )
         })
         .collect();
-    if problems.is_empty() {
-        Ok(Verdict::pass(format!(
+    let failure = (
+        "outputSchema without \"type\": \"object\" at its root",
+        "outputSchema: {\"type\": \"object\", ...}",
+    );
+    Ok(listed_verdict(&problems, failure, || {
+        format!(
             "{} outputSchema(s), each with type \"object\" at the root",
             with_schema.len()
-        )))
-    } else {
-        Ok(
-            Verdict::violation("outputSchema without \"type\": \"object\" at its root")
-                .expected("outputSchema: {\"type\": \"object\", ...}")
-                .actual(problems.join("\n")),
         )
-    }
+    }))
 }
 
 // -- TOOLS-008 / 009 / 010: structured results --------------------------------

@@ -5,7 +5,9 @@
 //! version header) and see the exact status and media type of each answer.
 
 use crate::case::{Case, CaseResult, Ctx, Isolation, Verdict};
-use crate::cases::support::{callable_tools, initialize_params, slow_tool, SlowTool};
+use crate::cases::support::{
+    callable_tools, initialize_params, listed_verdict, slow_tool, SlowTool,
+};
 use crate::session::{media_type, request_message, HttpSessionInfo, RequestError};
 use crate::spec::{Level, Revision, Revisions, Transport};
 use crate::util::clip;
@@ -575,12 +577,9 @@ fn take_sse(out: &mut Exchange, items: Vec<SseItem>) {
 /// The verdict of a case that tried several probes: a pass listing what each one
 /// showed (`seen`), unless any went wrong (`bad`), which is then the violation's evidence.
 fn tally(seen: &[String], bad: &[String], violation: &str, expected: &str) -> CaseResult {
-    if bad.is_empty() {
-        return Ok(Verdict::pass(seen.join("; ")));
-    }
-    Ok(Verdict::violation(violation)
-        .expected(expected)
-        .actual(bad.join("\n")))
+    Ok(listed_verdict(bad, (violation, expected), || {
+        seen.join("; ")
+    }))
 }
 
 fn ping(id: &Value) -> Vec<u8> {
