@@ -70,22 +70,28 @@ async fn clean_fixture_passes_every_case_over_http() {
     assert_clean_over(Over::StreamableHttp, &[Over::Stdio], revisions, |_, _| {}).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clean_fixture_report_snapshot() {
-    let report = check_fixture(None, &[], Revision::V2025_11_25).await;
-    let mut json = serde_json::to_value(&report).expect("report serialises");
-    // Timings and versions live outside the case records precisely so they can be
-    // redacted here; the schema case depends on whether schemas are available.
+/// `report` as JSON for a snapshot, with the command shown as `command`. Timings and
+/// versions live outside the case records precisely so they can be redacted here; the
+/// schema case depends on whether schemas are available, so it is left out.
+fn redacted(report: &Report, command: &str) -> serde_json::Value {
+    let mut json = serde_json::to_value(report).expect("report serialises");
     json["timings"] = serde_json::json!("[timings]");
     json["tool"]["version"] = serde_json::json!("[version]");
     json["subject"]["server_version"] = serde_json::json!("[version]");
-    json["subject"]["command"] = serde_json::json!("[fixture]");
+    json["subject"]["command"] = serde_json::json!(command);
     if let Some(results) = json["results"].as_array_mut() {
         results.retain(|r| r["id"] != "basic/messages-match-schema");
     }
     if let Some(summary) = json.get_mut("summary") {
         *summary = serde_json::json!("[summary: see results]");
     }
+    json
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_fixture_report_snapshot() {
+    let report = check_fixture(None, &[], Revision::V2025_11_25).await;
+    let json = redacted(&report, "[fixture]");
     insta::assert_json_snapshot!("clean_fixture_2025_11_25", json);
 }
 
@@ -99,17 +105,7 @@ async fn clean_fixture_passes_every_case_over_sse() {
         Revision::SESSION_ERA,
         |revision, report| {
             if revision == Revision::V2024_11_05 {
-                let mut json = serde_json::to_value(report).expect("report serialises");
-                json["timings"] = serde_json::json!("[timings]");
-                json["tool"]["version"] = serde_json::json!("[version]");
-                json["subject"]["server_version"] = serde_json::json!("[version]");
-                json["subject"]["command"] = serde_json::json!("[fixture over SSE]");
-                if let Some(results) = json["results"].as_array_mut() {
-                    results.retain(|r| r["id"] != "basic/messages-match-schema");
-                }
-                if let Some(summary) = json.get_mut("summary") {
-                    *summary = serde_json::json!("[summary: see results]");
-                }
+                let json = redacted(report, "[fixture over SSE]");
                 insta::assert_json_snapshot!("clean_fixture_sse_2024_11_05", json);
             }
         },
