@@ -2,16 +2,17 @@
 //!
 //! An input's signature is the set of features its run showed: response shapes (key
 //! sets of results, error codes) per method, notification and server-request kinds,
-//! frame errors, requests left unanswered that need no answer, process events. An
-//! input whose signature holds a feature never seen before joins the corpus.
+//! frame errors, process events. An input whose signature holds a feature never
+//! seen before joins the corpus.
 //!
 //! Feedback holds no fact that depends on timing, so that a seeded run keeps the same
 //! corpus on a loaded machine: no latencies, nothing a probe race or a ping's patience
-//! decided, no answer that arrived while another input ran, no stderr (its reader
-//! runs on its own thread, so which input it lands in is a race). The oracles still
-//! judge all of these; they only do not steer the corpus.
+//! decided, no answer that may have arrived while another input ran (late answers,
+//! answers with id null), no request left unanswered by the time the input ended, no
+//! stderr (its reader runs on its own thread, so which input it lands in is a race).
+//! The oracles still judge all of these; they only do not steer the corpus.
 
-use super::exec::{Observation, Ping, Settled};
+use super::exec::{Observation, Ping};
 use super::finding::Reproducer;
 use super::program::Program;
 use crate::traffic::Inbound;
@@ -102,12 +103,13 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
                     .and_then(|k| method_of.get(k.as_str()).copied());
                 let method = match (own, v.get("id")) {
                     (Some(method), _) => method,
-                    (None, Some(Value::Null)) => "null-id",
                     // An id never sent to this process.
-                    (None, Some(id)) if obs.unknown_ids.contains(id) => "other",
+                    (None, Some(id)) if !id.is_null() && obs.unknown_ids.contains(id) => "other",
                     // The liveness ping, a probe's copy (sent or not as a race
-                    // decides), or a late answer to an earlier input: not this
-                    // input's feature.
+                    // decides), a late answer to an earlier input, or an answer
+                    // with id null (to a broken line of this input or, when the
+                    // server answers out of order, of an earlier one): not
+                    // surely this input's feature.
                     _ => continue,
                 };
                 if let Some(err) = v.get("error") {
@@ -152,21 +154,11 @@ pub fn features(obs: &Observation) -> BTreeSet<String> {
             }
         }
     }
-    for r in obs.requests.iter().filter(|r| !r.info.cancelled) {
-        match &r.settled {
-            Settled::Optional => {
-                out.insert(format!("unanswered-optional {}", r.info.method));
-            }
-            // How long an answer took, and whether an unanswered request was lost or
-            // hangs (decided by a probe racing the original against a deadline), are
-            // timing: the oracles judge them, feedback does not count them.
-            Settled::Answered(_)
-            | Settled::Unsettled
-            | Settled::Lost { .. }
-            | Settled::Hang
-            | Settled::KnownHang => {}
-        }
-    }
+    // How long an answer took, whether a request owed no answer got one before the
+    // input ended (a server answering on other threads may answer it later), and
+    // whether an unanswered request was lost or hangs (a probe racing the original
+    // against a deadline) are timing: the oracles judge them, feedback does not
+    // count them.
     match obs.ping {
         // A second ping is sent when the first is slow to come back: on a loaded
         // machine an answered ping may be "first lost" or unanswered.
@@ -389,7 +381,7 @@ mod tests {
     /// one: the feedback is the same.
     #[test]
     fn feedback_holds_no_timing() {
-        use super::super::exec::RequestOutcome;
+        use super::super::exec::{RequestOutcome, Settled};
         use super::super::program::RequestInfo;
         use serde_json::json;
         use std::time::Duration;
@@ -451,6 +443,17 @@ mod tests {
             json!({"jsonrpc": "2.0", "id": "fz-900000001", "error": {"code": -32602, "message": "x"}}),
         ));
         loaded.ping = Ping::FirstLost;
+        // An answer to a broken line that came late, and the same for a request that
+        // owed none (answered in the quiet run, left unanswered in the loaded one).
+        loaded.events.push(Inbound::Response(
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "x"}}),
+        ));
+        loaded.requests.push(request(3, Settled::Optional));
+        let mut quiet = quiet;
+        let mut answered = request(3, Settled::Answered(Duration::from_millis(1)));
+        answered.info.demanded = false;
+        quiet.requests.push(answered);
+        quiet.events.push(answer(3));
         loaded.stderr = b"warning\n".to_vec();
         assert_eq!(features(&quiet), features(&loaded));
         assert!(features(&quiet).contains("ok tools/call {content}"));

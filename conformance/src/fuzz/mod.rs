@@ -246,6 +246,17 @@ struct Job {
 impl Job {
     /// Keep an input whose run showed a new feature (here and in the shared corpus).
     fn observe(&mut self, engine: &Engine, program: &Program, feats: &BTreeSet<String>) {
+        if engine.trace {
+            let new: Vec<&String> = feats.iter().filter(|f| !self.corpus.seen(f)).collect();
+            if !new.is_empty() {
+                eprintln!(
+                    "[trace w{}] input {} keeps {} for {new:?}",
+                    self.index,
+                    self.claimed,
+                    finding::short_hash(program)
+                );
+            }
+        }
         if self.corpus.observe(program, feats, &mut self.rng) {
             self.fresh.push(program.clone());
             // Whatever any job keeps is kept: the union does not depend on which job
@@ -559,6 +570,13 @@ async fn work_loop(
         if fresh.is_empty() && !novel {
             conn = Some(current);
             continue;
+        }
+        if engine.trace {
+            let fired: Vec<&str> = fresh.iter().map(|f| f.signature.as_str()).collect();
+            eprintln!(
+                "[trace w{worker}] input {}: the batch runs again input by input (fired {fired:?}, unexplained features {novel})",
+                job.claimed
+            );
         }
         let batch_observed = (!fresh.is_empty()).then(|| observed_of(&current));
         // Attribute: each input again, alone.
