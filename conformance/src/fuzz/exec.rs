@@ -31,8 +31,11 @@ const TRAILING_ANSWERS: Duration = Duration::from_millis(200);
 /// the pieces on either side of it separately; a pipe reader wakes within
 /// microseconds, so one millisecond does that as well as twenty, and a batch of a
 /// hundred steps spent half its time asleep in longer ones. An input run alone (to
-/// attribute, confirm or replay a finding) keeps its delays as written.
+/// attribute, confirm or replay a finding) keeps its delays as written, and so does
+/// one batch in [`FULL_DELAY_BATCHES`], for servers whose bugs need a long pause (a
+/// read timeout that takes half a line for a whole one).
 const BATCH_DELAY_CAP: Duration = Duration::from_millis(1);
+const FULL_DELAY_BATCHES: u64 = 8;
 
 /// MCPSPEC_FUZZ_PROFILE=1: where the wall time of running inputs goes, summed over
 /// the run and printed on stderr at its end (for tuning the fuzzer; off by default).
@@ -693,11 +696,12 @@ impl Conn {
                         wait_answers(&mut rx, &mut answered, &waiting, deadline).await;
                         profile::add("batch.awaits", t);
                     }
-                    let delivery = if starts.len() > 1 {
-                        cap_delays(&delivery, BATCH_DELAY_CAP)
-                    } else {
-                        delivery
-                    };
+                    let delivery =
+                        if starts.len() > 1 && !self.inputs.is_multiple_of(FULL_DELAY_BATCHES) {
+                            cap_delays(&delivery, BATCH_DELAY_CAP)
+                        } else {
+                            delivery
+                        };
                     let t = Instant::now();
                     let written = if let Some(run) = http_run.as_mut() {
                         let bound = limits.timeout * 4 + limits.write_timeout;
