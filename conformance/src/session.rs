@@ -1259,19 +1259,20 @@ fn consume_whole(shared: &Arc<Shared>, status: u16, content_type: &str, body: &[
     }
 }
 
-/// An SSE body being decoded: each event's data is one JSON-RPC message.
-struct SseFeed {
-    decoder: SseDecoder,
-    events: usize,
+/// An SSE body being decoded: each event's data is one JSON-RPC message. The fuzzer's
+/// raw HTTP deliveries feed their streams through it too, so both word problems alike.
+pub(crate) struct SseFeed {
+    pub(crate) decoder: SseDecoder,
+    pub(crate) events: usize,
     problems: Vec<String>,
     /// The stream's last event id (what a resumption sends as `Last-Event-ID`).
-    last_event_id: String,
+    pub(crate) last_event_id: String,
     /// The server's reconnection delay, if it gave one (milliseconds).
-    retry: Option<u64>,
+    pub(crate) retry: Option<u64>,
 }
 
 impl SseFeed {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         SseFeed {
             decoder: SseDecoder::new(SseLimits::default()),
             events: 0,
@@ -1283,8 +1284,13 @@ impl SseFeed {
 
     /// The same logical stream continues on a new connection (a resumption): a new
     /// byte stream to decode, the same counts and last event id.
-    fn reconnected(&mut self) {
+    pub(crate) fn reconnected(&mut self) {
         self.decoder = SseDecoder::new(SseLimits::default());
+    }
+
+    /// Hand decoded items to `session` as if its own connection had read them.
+    pub(crate) fn feed(&mut self, session: &Session, items: Vec<SseItem>) {
+        self.take(&session.shared, items);
     }
 
     fn push(&mut self, shared: &Arc<Shared>, bytes: &[u8]) {

@@ -18,12 +18,9 @@
 //! Answers read here are handed to the session ([`Session::inject`]) so that waiters,
 //! the event log and the oracles see them as any other.
 
-use crate::session::{id_key, RequestError, Session};
+use crate::session::{id_key, RequestError, Session, SseFeed};
 use crate::traffic::{Inbound, TrafficLog};
-use mcpspec_harness::{
-    Delivery, FrameError, RawEvent, RawHttp, RawOptions, ResponseItem, SseDecoder, SseItem,
-    SseLimits,
-};
+use mcpspec_harness::{Delivery, FrameError, RawEvent, RawHttp, RawOptions, ResponseItem, SseItem};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -313,25 +310,6 @@ async fn post_dropping(
     }))
 }
 
-/// What reading a (possibly resumed) SSE stream came to.
-struct StreamState {
-    decoder: SseDecoder,
-    events: usize,
-    last_event_id: String,
-    retry: Option<u64>,
-}
-
-impl StreamState {
-    fn new() -> Self {
-        StreamState {
-            decoder: SseDecoder::new(SseLimits::default()),
-            events: 0,
-            last_event_id: String::new(),
-            retry: None,
-        }
-    }
-}
-
 /// Read the answer of a dropped-stream POST. A whole (JSON) answer is read and fed;
 /// an SSE answer is fed up to its first event and then the connection is dropped
 /// (whatever else that read held is discarded, as if lost with the connection). With
@@ -346,7 +324,7 @@ async fn read_dropping(
     ids: &Answer,
     deadline: Instant,
 ) -> bool {
-    let mut stream: Option<StreamState> = None;
+    let mut stream: Option<SseFeed> = None;
     let mut status = 0u16;
     let mut body = Vec::new();
     loop {
@@ -365,7 +343,7 @@ async fn read_dropping(
                     return false;
                 }
                 if sse {
-                    stream = Some(StreamState::new());
+                    stream = Some(SseFeed::new());
                 }
             }
             RawEvent::Item(ResponseItem::Body(bytes)) => match stream.as_mut() {
@@ -387,7 +365,7 @@ async fn read_dropping(
                 if let Some(state) = stream.as_mut() {
                     let mut items = Vec::new();
                     state.decoder.finish(&mut items);
-                    feed_events(session, state, items);
+                    state.feed(session, items);
                     return true;
                 }
                 feed_whole(session, status, &body);
@@ -451,7 +429,7 @@ enum Resumption {
 /// GET with `Last-Event-ID`: feed the resumed stream until the answer arrives.
 async fn resume(
     session: &Session,
-    state: &mut StreamState,
+    state: &mut SseFeed,
     ids: &Answer,
     deadline: Instant,
 ) -> Resumption {
@@ -475,7 +453,7 @@ async fn resume(
         "resuming the dropped answer with Last-Event-ID {}",
         state.last_event_id
     ));
-    state.decoder = SseDecoder::new(SseLimits::default());
+    state.reconnected();
     let mut sse = false;
     loop {
         match raw.next_event(deadline).await {
@@ -498,7 +476,7 @@ async fn resume(
             RawEvent::Item(ResponseItem::Body(bytes)) if sse => {
                 let mut items = Vec::new();
                 state.decoder.push(&bytes, &mut items);
-                feed_events(session, state, items);
+                state.feed(session, items);
                 if answered(session, ids) {
                     raw.close();
                     return Resumption::Read;
@@ -508,7 +486,7 @@ async fn resume(
             RawEvent::Item(ResponseItem::End { .. }) => {
                 let mut items = Vec::new();
                 state.decoder.finish(&mut items);
-                feed_events(session, state, items);
+                state.feed(session, items);
                 return Resumption::Read;
             }
             RawEvent::Item(ResponseItem::Error(_))
@@ -536,46 +514,18 @@ fn answered(session: &Session, answer: &Answer) -> bool {
 }
 
 /// Feed events up to and including the first one; true once it came.
-fn take_first_event(session: &Session, state: &mut StreamState, items: Vec<SseItem>) -> bool {
+fn take_first_event(session: &Session, state: &mut SseFeed, items: Vec<SseItem>) -> bool {
     let mut first = Vec::new();
     for item in items {
         let is_event = matches!(item, SseItem::Event(_));
         first.push(item);
         if is_event {
-            feed_events(session, state, first);
+            state.feed(session, first);
             return true;
         }
     }
-    feed_events(session, state, first);
+    state.feed(session, first);
     false
-}
-
-/// Hand decoded SSE items to the session: each event's data is one JSON-RPC message.
-fn feed_events(session: &Session, state: &mut StreamState, items: Vec<SseItem>) {
-    for item in items {
-        match item {
-            SseItem::Event(event) => {
-                state.events += 1;
-                state.last_event_id = event.last_event_id.clone();
-                if event.retry.is_some() {
-                    state.retry = event.retry;
-                }
-                // Priming events (an id and empty data) carry no message.
-                if event.data.is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Value>(&event.data) {
-                    Ok(value) => session.inject(Inbound::classify(value, event.data.len())),
-                    Err(e) => session.inject(problem(
-                        format!("SSE event {} data is not one JSON value: {e}", state.events),
-                        event.data.as_bytes(),
-                    )),
-                }
-            }
-            SseItem::Retry(ms) => state.retry = Some(ms),
-            other => session.inject(problem(format!("SSE stream problem: {other}"), b"")),
-        }
-    }
 }
 
 /// A whole 2xx answer body: JSON is fed as a message, anything else is a problem.
