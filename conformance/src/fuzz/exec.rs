@@ -350,6 +350,20 @@ impl Target {
         }
     }
 
+    /// The arguments of `mcpspec replay FILE …` that reach this target again.
+    pub fn replay_args(&self) -> String {
+        let command = if self.command.program.is_empty() {
+            String::new()
+        } else {
+            format!("-- {}", self.command.display())
+        };
+        match &self.http {
+            Some(h) if command.is_empty() => format!("--url '{}'", h.url.replace('\'', "%27")),
+            Some(h) => format!("--url '{}' {command}", h.url.replace('\'', "%27")),
+            None => command,
+        }
+    }
+
     /// Spawn the server (over HTTP: start it if asked, then connect) and complete the
     /// handshake.
     pub async fn open(&self) -> Result<Conn, OpenError> {
@@ -1326,6 +1340,31 @@ pub fn markers_of(v: &Value) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replay_args_reach_the_same_target() {
+        let argv: Vec<String> = ["./srv", "--port", "{port}"].map(String::from).into();
+        let mut target = Target {
+            command: CommandSpec::from_argv(&argv).expect("argv"),
+            process: ProcessOptions::default(),
+            revision: "2025-11-25".into(),
+            init_timeout: Duration::from_secs(1),
+            http: None,
+        };
+        assert_eq!(target.replay_args(), "-- ./srv --port {port}");
+        target.http = Some(HttpEndpoint {
+            url: "http://127.0.0.1:{port}/mcp".into(),
+            start: true,
+        });
+        assert_eq!(
+            target.replay_args(),
+            "--url 'http://127.0.0.1:{port}/mcp' -- ./srv --port {port}"
+        );
+        // A server the user runs: nothing to start.
+        target.command.program.clear();
+        target.command.args.clear();
+        assert_eq!(target.replay_args(), "--url 'http://127.0.0.1:{port}/mcp'");
+    }
 
     #[test]
     fn proc_parsers() {

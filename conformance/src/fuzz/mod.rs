@@ -411,6 +411,7 @@ pub async fn run(
                 "stdio"
             },
             command: engine.config.target.display(),
+            replay_args: engine.config.target.replay_args(),
             protocol_version: surface.protocol_version.clone(),
             server_name: surface.server_name.clone(),
             server_version: surface.server_version.clone(),

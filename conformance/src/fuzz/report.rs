@@ -19,6 +19,9 @@ pub struct Tool {
 pub struct Subject {
     pub transport: &'static str,
     pub command: String,
+    /// What follows `mcpspec replay FILE` to reach the same server (human report only).
+    #[serde(skip)]
+    pub replay_args: String,
     pub protocol_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
@@ -167,8 +170,8 @@ impl FuzzReport {
             };
             match &f.reproducer {
                 Some(path) => out.push_str(&format!(
-                    "     reproducer: {path} ({confirmed}{repeat}); replay: mcpspec replay {path} -- {}\n",
-                    self.subject.command
+                    "     reproducer: {path} ({confirmed}{repeat}); replay: mcpspec replay {path} {}\n",
+                    self.subject.replay_args
                 )),
                 None => out.push_str("     (the reproducer could not be written)\n"),
             }
@@ -274,6 +277,7 @@ mod tests {
             subject: Subject {
                 transport: "stdio",
                 command: "srv".into(),
+                replay_args: "-- srv".into(),
                 protocol_version: "2025-11-25".into(),
                 server_name: None,
                 server_version: None,
