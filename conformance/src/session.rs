@@ -1211,6 +1211,13 @@ fn is_success(status: u16) -> bool {
 }
 
 /// The media type without parameters, lowercased.
+/// A raw response head's Content-Type, as text ("" when absent).
+pub(crate) fn head_content_type(head: &mcpspec_harness::ResponseHead) -> String {
+    head.header("content-type")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
 pub fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
@@ -1475,10 +1482,7 @@ async fn read_raw_response(
         match raw.next_event(deadline).await {
             RawEvent::Item(ResponseItem::Head(h)) if h.is_interim() => {}
             RawEvent::Item(ResponseItem::Head(h)) => {
-                let content_type = h
-                    .header("content-type")
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
+                let content_type = head_content_type(&h);
                 let session = h
                     .header("mcp-session-id")
                     .map(|v| String::from_utf8_lossy(v).into_owned());

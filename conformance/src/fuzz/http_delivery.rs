@@ -332,10 +332,7 @@ async fn read_dropping(
             RawEvent::Item(ResponseItem::Head(h)) if h.is_interim() => {}
             RawEvent::Item(ResponseItem::Head(h)) => {
                 status = h.status;
-                let content_type = h
-                    .header("content-type")
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
+                let content_type = crate::session::head_content_type(&h);
                 let sse = crate::session::media_type(&content_type) == "text/event-stream";
                 if !(200..300).contains(&status) {
                     // A refusal is the server's answer to this POST.
@@ -459,10 +456,7 @@ async fn resume(
         match raw.next_event(deadline).await {
             RawEvent::Item(ResponseItem::Head(h)) if h.is_interim() => {}
             RawEvent::Item(ResponseItem::Head(h)) => {
-                let content_type = h
-                    .header("content-type")
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
+                let content_type = crate::session::head_content_type(&h);
                 sse = crate::session::media_type(&content_type) == "text/event-stream";
                 if !(200..300).contains(&h.status) || !sse {
                     raw.transcript().note(&format!(
