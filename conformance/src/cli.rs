@@ -475,7 +475,7 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub quiet: bool,
 
-    /// Stop once every oracle named has a finding (repeatable; for benchmarks).
+    /// Stop once every oracle named has a confirmed finding (repeatable; for benchmarks).
     #[arg(long, value_name = "ORACLE", hide = true)]
     pub stop_on: Vec<String>,
 

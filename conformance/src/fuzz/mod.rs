@@ -66,7 +66,8 @@ pub struct FuzzConfig {
     pub shrink: bool,
     /// Load the seeds shipped in corpus/fuzz-stdio/.
     pub builtin_seeds: bool,
-    /// Stop as soon as every one of these oracles has a finding (tests, benchmarks).
+    /// Stop as soon as every one of these oracles has a finding confirmed in a fresh
+    /// process (tests, benchmarks): a race seen once must not end the run early.
     pub stop_on: Vec<String>,
 }
 
@@ -718,9 +719,12 @@ async fn record_finding(engine: &Engine, program: &Program, firing: &Firing, obs
     state.findings.push(record);
     let stop_on = &engine.config.stop_on;
     if !stop_on.is_empty()
-        && stop_on
-            .iter()
-            .all(|o| state.findings.iter().any(|f| &f.oracle == o))
+        && stop_on.iter().all(|o| {
+            state
+                .findings
+                .iter()
+                .any(|f| &f.oracle == o && f.reproduced)
+        })
     {
         engine.stop.store(true, Ordering::Relaxed);
     }
