@@ -443,7 +443,8 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "NAME")]
     pub allow_tool: Vec<String>,
 
-    /// Time spent minimising each new finding.
+    /// Time spent minimising each new finding, at most what is left of --time (one
+    /// confirming run is made even when none is left).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
     pub minimize_time: Duration,
 

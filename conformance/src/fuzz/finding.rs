@@ -39,6 +39,10 @@ pub struct Minimised {
     pub steps_before: usize,
     pub steps_after: usize,
     pub attempts: u32,
+    /// Minimisation stopped at its time limit (or the run's `--time`) before it had
+    /// tried every shrink.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
 }
 
 /// A self-contained reproducer (also the format of corpus seeds, where the finding
@@ -267,6 +271,8 @@ pub struct Shrunk {
     pub program: Program,
     pub reproduced: bool,
     pub attempts: u32,
+    /// The budget ran out before every shrink was tried.
+    pub cut_short: bool,
     /// The firing and observation of the last run that fired.
     pub last: Option<(Firing, Observed)>,
 }
@@ -380,12 +386,19 @@ pub async fn minimise(
     let mut best = normalise(program.clone());
     // Confirm: as found, twice for races, then repeated for state-dependent bugs.
     let mut confirmed = false;
-    for repeat in [1u32, 1, 4, 16, 64, 256] {
+    for (attempt, repeat) in [1u32, 1, 4, 16, 64, 256].into_iter().enumerate() {
         let candidate = Program {
             repeat: repeat.max(best.repeat),
             ..best.clone()
         };
-        if s.fires(&candidate).await {
+        // One confirming run is made whatever the budget: a finding found as the
+        // run's time ends is still checked in a fresh process.
+        let fired = if attempt == 0 {
+            s.fires_unbudgeted(&candidate).await
+        } else {
+            s.fires(&candidate).await
+        };
+        if fired {
             best = candidate;
             confirmed = true;
             break;
@@ -408,6 +421,7 @@ pub async fn minimise(
             program: best,
             reproduced: confirmed,
             attempts: s.attempts,
+            cut_short: false,
             last: s.last,
         };
     }
@@ -490,9 +504,14 @@ pub async fn minimise(
     // A race can still have passed both runs of some shrink. A reproducer must replay:
     // keep the shrunk program only if it fires again, else the one confirmed before
     // shrinking.
+    let cut_short = s.exhausted();
     if best != confirmed_program {
         let mut again = false;
-        for _ in 0..3 {
+        for attempt in 0..3 {
+            // Past the budget one try decides; without it the confirmed program stays.
+            if attempt > 0 && s.exhausted() {
+                break;
+            }
             if s.fires_unbudgeted(&best).await {
                 again = true;
                 break;
@@ -506,6 +525,7 @@ pub async fn minimise(
         program: best,
         reproduced: true,
         attempts: s.attempts,
+        cut_short,
         last: s.last,
     }
 }

@@ -802,6 +802,13 @@ async fn report_finding(
     observed: &Observed,
 ) -> FindingRecord {
     let config = &engine.config;
+    // `--time` bounds the whole run, minimisation included.
+    let mut budget = config.minimise.clone();
+    if let Some(total) = config.budget.time {
+        budget.time = budget
+            .time
+            .min(total.saturating_sub(engine.started.elapsed()));
+    }
     let shrunk = minimise(
         &config.target,
         program,
@@ -809,7 +816,7 @@ async fn report_finding(
         Some(&firing.signature),
         &config.limits,
         &config.memory,
-        config.minimise.clone(),
+        budget,
         config.shrink,
     )
     .await;
@@ -832,6 +839,7 @@ async fn report_finding(
             steps_before: before,
             steps_after: shrunk.program.steps.len(),
             attempts: shrunk.attempts,
+            cut_short: shrunk.cut_short,
         }),
         repeat: shrunk.program.repeat,
         steps: shrunk.program.steps.clone(),
@@ -851,6 +859,7 @@ async fn report_finding(
         reproduced: shrunk.reproduced,
         steps: shrunk.program.steps.len(),
         repeat: shrunk.program.repeat,
+        minimisation_cut_short: shrunk.reproduced && shrunk.cut_short,
     }
 }
 

@@ -53,6 +53,10 @@ pub struct FindingRecord {
     pub steps: usize,
     /// Times the steps run in one process.
     pub repeat: u32,
+    /// Minimisation stopped at its time limit: the reproducer may hold more steps
+    /// than the finding needs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub minimisation_cut_short: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -158,7 +162,12 @@ impl FuzzReport {
                 "{c}{tag}{reset} {:<18} {}\n",
                 f.oracle, f.description
             ));
-            let confirmed = if f.reproduced {
+            let confirmed = if f.reproduced && f.minimisation_cut_short {
+                format!(
+                    "{} step(s), minimisation cut short by the time limit",
+                    f.steps
+                )
+            } else if f.reproduced {
                 format!("{} step(s)", f.steps)
             } else {
                 "did not fire again in a fresh process".to_string()
@@ -303,6 +312,7 @@ mod tests {
             reproduced: true,
             steps: 1,
             repeat: 1,
+            minimisation_cut_short: false,
         }
     }
 

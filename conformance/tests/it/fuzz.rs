@@ -234,6 +234,39 @@ async fn minimisation_shrinks_and_the_reproducer_replays() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// With no minimisation time left (a finding made as `--time` runs out) the finding
+/// is still confirmed by one run in a fresh process, and kept whole, marked cut short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_time_left_a_finding_is_confirmed_once_and_kept_whole() {
+    let _campaign = CAMPAIGN.lock().await;
+    let faulty = target(Some("crash-on-malformed"));
+    let program = Program::new(vec![
+        Step::json(json!({"jsonrpc": "2.0", "id": "fz-000000001", "method": "ping"})),
+        Step::json(
+            json!({"jsonrpc": "2.0", "id": "fz-000000002", "method": "tools/list", "params": [1]}),
+        ),
+        Step::json(json!({"jsonrpc": "2.0", "id": "fz-000000003", "method": "ping"})),
+    ]);
+    let shrunk = minimise(
+        &faulty,
+        &program,
+        "crash",
+        None,
+        &limits(),
+        &memory(),
+        MinimiseBudget {
+            attempts: 64,
+            time: Duration::ZERO,
+        },
+        true,
+    )
+    .await;
+    assert!(shrunk.reproduced, "the crash was not confirmed");
+    assert_eq!(shrunk.attempts, 1, "only the confirming run fits");
+    assert!(shrunk.cut_short);
+    assert_eq!(shrunk.program.steps.len(), 3, "nothing may be shrunk");
+}
+
 /// The fixture over Streamable HTTP: the fuzzer starts `mcpspec-fixture --port {port}`
 /// for every connection.
 fn http_target(fault: Option<&str>) -> Target {
