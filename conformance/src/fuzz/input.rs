@@ -271,7 +271,7 @@ fn http_schedules(program: &mut Program, rng: &mut impl Rng) {
         }
         match rng.random_range(0..32) {
             0 => {
-                let len = step.bytes().len();
+                let len = step.bytes_len();
                 if len > 1 {
                     step.truncate = Some(rng.random_range(0..len));
                 }
@@ -965,20 +965,17 @@ fn least_number(schema: &Value) -> Value {
 /// Offsets inside multi-byte UTF-8 sequences of `bytes`.
 fn multibyte_offsets(bytes: &[u8]) -> Vec<usize> {
     (1..bytes.len())
-        .filter(|&i| bytes[i] & 0xC0 == 0x80)
+        .filter(|&i| in_multibyte(bytes, i))
         .collect()
 }
 
 /// Offsets inside JSON tokens (strings, keys, numbers, literals), never on a boundary.
+#[cfg(test)]
 fn token_offsets(bytes: &[u8]) -> Vec<usize> {
-    (1..bytes.len())
-        .filter(|&i| {
-            let (a, b) = (bytes[i - 1], bytes[i]);
-            a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric()
-        })
-        .collect()
+    (1..bytes.len()).filter(|&i| in_token(bytes, i)).collect()
 }
 
+#[cfg(test)]
 fn choose(offsets: &[usize], n: u16) -> Option<usize> {
     if offsets.is_empty() {
         None
@@ -987,16 +984,47 @@ fn choose(offsets: &[usize], n: u16) -> Option<usize> {
     }
 }
 
+/// `choose(&offsets, n)` for the offsets `1..len` that `inside` accepts, without
+/// collecting them.
+fn choose_where(len: usize, inside: impl Fn(usize) -> bool, n: u16) -> Option<usize> {
+    let count = (1..len).filter(|&i| inside(i)).count();
+    if count == 0 {
+        return None;
+    }
+    (1..len).filter(|&i| inside(i)).nth(n as usize % count)
+}
+
+/// Inside a multi-byte UTF-8 sequence (see [`multibyte_offsets`]).
+fn in_multibyte(bytes: &[u8], i: usize) -> bool {
+    bytes[i] & 0xC0 == 0x80
+}
+
+/// Inside a JSON token (see [`token_offsets`]).
+fn in_token(bytes: &[u8], i: usize) -> bool {
+    bytes[i - 1].is_ascii_alphanumeric() && bytes[i].is_ascii_alphanumeric()
+}
+
 fn apply_delivery(step: &mut Step, plan: &DeliveryPlan, has_previous: bool) {
-    let bytes = step.bytes();
-    let len = bytes.len();
+    // Only cuts inside characters or tokens read the bytes; the others need their
+    // length alone.
+    let bytes = match &plan.cut {
+        Cut::InsideMultibyte(_) | Cut::InsideToken(_) => step.bytes(),
+        _ => Vec::new(),
+    };
+    let len = match &plan.cut {
+        Cut::InsideMultibyte(_) | Cut::InsideToken(_) => bytes.len(),
+        Cut::Whole | Cut::WholeToo => 0,
+        _ => step.bytes_len(),
+    };
+    let multibyte = |i| in_multibyte(&bytes, i);
+    let token = |i| in_token(&bytes, i);
     step.split = match &plan.cut {
         Cut::Whole | Cut::WholeToo => Vec::new(),
-        Cut::InsideMultibyte(n) => choose(&multibyte_offsets(&bytes), *n)
-            .or_else(|| choose(&token_offsets(&bytes), *n))
+        Cut::InsideMultibyte(n) => choose_where(len, multibyte, *n)
+            .or_else(|| choose_where(len, token, *n))
             .into_iter()
             .collect(),
-        Cut::InsideToken(n) => choose(&token_offsets(&bytes), *n).into_iter().collect(),
+        Cut::InsideToken(n) => choose_where(len, token, *n).into_iter().collect(),
         Cut::Anywhere(n) if len > 1 => vec![1 + *n as usize % (len - 1)],
         Cut::Several(a, b, c) if len > 1 => {
             let mut v: Vec<usize> = [a, b, c]
@@ -1026,7 +1054,18 @@ pub fn mutate(
     surface: &Surface,
     alloc: &mut IdAllocator,
 ) -> Program {
-    let mut p = program.clone();
+    mutate_owned(program.clone(), other, rng, surface, alloc)
+}
+
+/// [`mutate`] of a program the caller gives up (saves copying it).
+pub fn mutate_owned(
+    program: Program,
+    other: Option<&Program>,
+    rng: &mut impl Rng,
+    surface: &Surface,
+    alloc: &mut IdAllocator,
+) -> Program {
+    let mut p = program;
     p.repeat = 1;
     let edits = rng.random_range(1..=3);
     for _ in 0..edits {
@@ -1038,8 +1077,9 @@ pub fn mutate(
         match rng.random_range(0..kinds) {
             0 => {
                 if let Some(step) = p.steps.get_mut(i) {
-                    let len = step.bytes().len();
-                    let offsets = multibyte_offsets(&step.bytes());
+                    let bytes = step.bytes();
+                    let len = bytes.len();
+                    let offsets = multibyte_offsets(&bytes);
                     step.split = if !offsets.is_empty() && rng.random_bool(0.5) {
                         vec![offsets[rng.random_range(0..offsets.len())]]
                     } else if len > 1 {
@@ -1108,7 +1148,7 @@ pub fn mutate(
             }
             11 => {
                 if let Some(step) = p.steps.get_mut(i).filter(|s| !s.close_stdin) {
-                    let len = step.bytes().len();
+                    let len = step.bytes_len();
                     step.truncate = match step.truncate {
                         None if len > 1 => Some(rng.random_range(0..len)),
                         _ => None,
@@ -1364,6 +1404,85 @@ mod tests {
             if closes == 1 {
                 assert!(p.steps.last().unwrap().close_stdin);
             }
+        }
+    }
+
+    /// What preparation works out without building each step's bytes agrees with
+    /// those bytes, over generated and mutated inputs joined as the engine joins them.
+    #[test]
+    fn prepared_batches_agree_with_their_bytes() {
+        use crate::fuzz::program::{shape_of, step_ids, OVERSIZE_LINE};
+        for http in [false, true] {
+            let s = Surface { http, ..surface() };
+            let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(11);
+            let mut alloc = IdAllocator::default();
+            let mut programs: Vec<Program> = Vec::new();
+            for k in 0..320 {
+                let p = if k > 10 && rng.random_bool(0.6) {
+                    let base = &programs[rng.random_range(0..programs.len())];
+                    mutate(base, programs.last(), &mut rng, &s, &mut alloc)
+                } else {
+                    generate(&mut rng, &s, &mut alloc)
+                };
+                programs.push(p);
+            }
+            let (mut requests, mut truncated) = (0, 0);
+            for batch in programs.chunks(16) {
+                let (joined, _) = Program::concat(batch);
+                let prepared = prepare(&joined, &mut IdAllocator::default());
+                let mut ids = Vec::new();
+                for step in prepared.steps.iter().filter(|s| !s.close_stdin) {
+                    let bytes = step.bytes();
+                    assert_eq!(step.bytes_len(), bytes.len(), "{step:?}");
+                    assert_eq!(step.ends_line(), bytes.last() == Some(&b'\n'));
+                    ids.extend(match &step.json {
+                        Some(_) => step_ids(step),
+                        None => step_ids(&Step::raw(&step.stdio_bytes())),
+                    });
+                }
+                assert_eq!(prepared.ids_sent, ids);
+                for r in &prepared.requests {
+                    let step = &prepared.steps[r.step];
+                    let len = step.stdio_bytes().len();
+                    assert_eq!(r.oversize, len >= OVERSIZE_LINE);
+                    assert_eq!(r.shape, shape_of(&r.method, r.message.get("params"), len));
+                    assert_eq!(Some(&r.message), step.json.as_ref());
+                    assert_eq!(r.delivery == "truncated", step.truncated_len().is_some());
+                    requests += 1;
+                    truncated += usize::from(r.delivery == "truncated");
+                }
+            }
+            assert!(requests > 500, "{requests}");
+            assert!(!http || truncated > 5, "{truncated}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Choosing among offsets counted in place picks what choosing among the
+        /// collected offsets picked.
+        #[test]
+        fn offsets_are_chosen_as_from_a_list(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'a'),
+                    proptest::strategy::Just(b'"'),
+                    proptest::strategy::Just(0xC3),
+                    proptest::strategy::Just(0xA9),
+                    proptest::arbitrary::any::<u8>(),
+                ],
+                0..40,
+            ),
+            n in proptest::arbitrary::any::<u16>(),
+        ) {
+            let len = bytes.len();
+            proptest::prop_assert_eq!(
+                choose_where(len, |i| in_multibyte(&bytes, i), n),
+                choose(&multibyte_offsets(&bytes), n)
+            );
+            proptest::prop_assert_eq!(
+                choose_where(len, |i| in_token(&bytes, i), n),
+                choose(&token_offsets(&bytes), n)
+            );
         }
     }
 

@@ -780,11 +780,11 @@ fn next_program(engine: &Engine, job: &mut Job) -> Program {
     }
     if !job.corpus.is_empty() && job.rng.random_bool(0.7) {
         let base = job.corpus.pick(&mut job.rng).cloned();
-        let other = job.corpus.pick(&mut job.rng).cloned();
+        let other = job.corpus.pick(&mut job.rng);
         if let Some(base) = base {
-            return input::mutate(
-                &base,
-                other.as_ref(),
+            return input::mutate_owned(
+                base,
+                other,
                 &mut job.rng,
                 &engine.surface,
                 &mut job.alloc,

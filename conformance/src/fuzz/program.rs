@@ -149,19 +149,47 @@ impl Step {
     /// The number of bytes a truncated step sends (always fewer than its whole), or
     /// `None` when it is sent whole.
     pub fn truncated_len(&self) -> Option<usize> {
+        self.truncate?;
+        self.truncated_len_of(self.bytes_len())
+    }
+
+    /// [`Step::truncated_len`] for a step whose whole bytes are `len` long.
+    fn truncated_len_of(&self, len: usize) -> Option<usize> {
         let n = self.truncate?;
-        let len = self.bytes().len();
         (len > 0).then(|| n.min(len - 1))
     }
 
     /// The bytes this step writes over stdio: a truncated step ends its line early.
     pub fn stdio_bytes(&self) -> Vec<u8> {
         let mut bytes = self.bytes();
-        if let Some(n) = self.truncated_len() {
+        if let Some(n) = self.truncated_len_of(bytes.len()) {
             bytes.truncate(n);
             bytes.push(b'\n');
         }
         bytes
+    }
+
+    /// `self.bytes().len()`, without building the bytes of a JSON message.
+    pub fn bytes_len(&self) -> usize {
+        match &self.json {
+            Some(v) => json_line_len(v),
+            None => match &self.text {
+                Some(t) => t.len(),
+                None => self.bytes().len(),
+            },
+        }
+    }
+
+    /// Do this step's bytes end with a newline (`self.bytes()` ends with `\n`)?
+    pub fn ends_line(&self) -> bool {
+        if self.json.is_some() {
+            // A JSON message is always written followed by a newline.
+            return true;
+        }
+        match &self.text {
+            Some(t) => t.ends_with('\n'),
+            None => self.bytes().last() == Some(&b'\n'),
+        }
     }
 
     /// The bytes this step writes (empty for close_stdin).
@@ -209,6 +237,85 @@ impl Step {
     }
 }
 
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `v` written compactly plus its newline, as [`Step::bytes`] writes
+/// it, counted without building the bytes.
+fn json_line_len(v: &Value) -> usize {
+    json_len(v) + 1
+}
+
+/// The length of `serde_json::to_vec(v)`, without writing it.
+fn json_len(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => 4 + usize::from(!*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => decimal_len(u),
+            (None, Some(i)) => 1 + decimal_len(i.unsigned_abs()),
+            // Floats are written by the serialiser's own formatter: count its output.
+            _ => {
+                let mut count = ByteCount(0);
+                serde_json::to_writer(&mut count, n).map_or(0, |()| count.0)
+            }
+        },
+        Value::String(s) => json_str_len(s),
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(json_len).sum::<usize>()
+        }
+        Value::Object(obj) => {
+            2 + obj.len().saturating_sub(1)
+                + obj
+                    .iter()
+                    .map(|(k, v)| json_str_len(k) + 1 + json_len(v))
+                    .sum::<usize>()
+        }
+    }
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// A string written as JSON: quotes, and the escapes serde_json writes (`\"`, `\\`,
+/// the two-byte `\b \t \n \f \r`, `\u00XX` for the other control characters).
+fn json_str_len(s: &str) -> usize {
+    // Most strings have nothing to escape: a count the compiler vectorises says so.
+    let special = s
+        .bytes()
+        .filter(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .count();
+    if special == 0 {
+        return s.len() + 2;
+    }
+    let extra: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
+            0x00..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + 2 + extra
+}
+
 /// A sequence of steps, run `repeat` times in one process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Program {
@@ -240,27 +347,26 @@ impl Program {
     /// ends inside a line gets a newline so the next one starts on its own line, as
     /// the ping after a single input does; nothing follows a close.
     pub fn concat(programs: &[Program]) -> (Program, Vec<usize>) {
-        let mut steps: Vec<Step> = Vec::new();
+        let most: usize = programs.iter().map(|p| p.steps.len() + 1).sum();
+        let mut steps: Vec<Step> = Vec::with_capacity(most);
         let mut starts = Vec::with_capacity(programs.len());
         for p in programs {
             if steps.last().is_some_and(|s| s.close_stdin) {
                 break;
             }
-            let unterminated = steps
-                .last()
-                .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
+            let unterminated = steps.last().is_some_and(|s| !s.ends_line());
             if unterminated {
                 let mut newline = Step::raw(b"\n");
                 newline.coalesce = true;
                 steps.push(newline);
             }
-            starts.push(steps.len());
-            let mut own = p.steps.clone();
-            if let Some(first) = own.first_mut() {
+            let start = steps.len();
+            starts.push(start);
+            steps.extend(p.steps.iter().cloned());
+            if let Some(first) = steps.get_mut(start) {
                 first.coalesce = false;
                 first.await_answers = false;
             }
-            steps.extend(own);
         }
         (Program::new(steps), starts)
     }
@@ -361,47 +467,74 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
     // Latest new id per old id key: what a later cancellation refers to.
     let mut latest: HashMap<String, Value> = HashMap::new();
     let mut steps = Vec::with_capacity(program.steps.len());
+    // The whole bytes of each raw step after renumbering, built once here and read
+    // again below (JSON steps need only their length, counted without building).
+    let mut raw_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(program.steps.len());
+    // Keys of the ids cancellations name (after renumbering).
+    let mut cancelled: Vec<String> = Vec::new();
     for step in &program.steps {
         let mut step = step.clone();
         let mut local: HashMap<String, Value> = HashMap::new();
+        let mut raw = None;
         if let Some(v) = step.json.as_mut() {
-            remap_cancellation(v, &latest);
+            let cancellation =
+                v.get("method").and_then(Value::as_str) == Some("notifications/cancelled");
+            if cancellation {
+                remap_cancellation(v, &latest);
+            }
             renumber_json(v, alloc, &mut local);
-            let tokens: HashMap<String, String> = local
+            let tokens: Vec<(String, String)> = local
                 .iter()
                 .filter_map(|(old, new)| Some((token_of_key(old)?, id_token(new)?)))
                 .collect();
-            retoken_strings(v, &tokens);
+            if !tokens.is_empty() {
+                retoken_strings(v, &tokens);
+            }
+            if cancellation {
+                if let Some(target) = v.pointer("/params/requestId") {
+                    cancelled.push(key_of(target));
+                }
+            }
         } else if !step.close_stdin {
-            let bytes = renumber_raw(&step.bytes(), alloc, &mut local);
-            step.set_raw(&bytes);
+            let mut bytes = step.bytes();
+            let changed = renumber_raw(&mut bytes, alloc, &mut local);
+            // Text that kept its bytes would be set to the very same text.
+            if changed || step.text.is_none() || step.base64.is_some() {
+                step.set_raw(&bytes);
+            }
+            raw = Some(bytes);
         }
         latest.extend(local);
         steps.push(step);
+        raw_bytes.push(raw);
     }
-    let cancelled: Vec<String> = steps
-        .iter()
-        .filter_map(|s| s.json.as_ref())
-        .filter(|v| v.get("method").and_then(Value::as_str) == Some("notifications/cancelled"))
-        .filter_map(|v| v.pointer("/params/requestId"))
-        .map(crate::session::id_key)
-        .collect();
     let mut requests = Vec::new();
     let mut ids_sent = Vec::new();
     let mut clean_start = true;
     let mut closed = false;
-    for (index, step) in steps.iter().enumerate() {
+    for (index, (step, raw)) in steps.iter().zip(&raw_bytes).enumerate() {
         if step.close_stdin {
             closed = true;
             continue;
         }
-        let bytes = step.stdio_bytes();
+        // What `step.stdio_bytes()` holds: its length, and whether it ends a line.
+        let whole_len = match raw {
+            Some(bytes) => bytes.len(),
+            None => step.bytes_len(),
+        };
+        let truncated = step.truncated_len_of(whole_len);
+        let (stdio_len, ends_line) = match (truncated, raw) {
+            (Some(n), _) => (n + 1, Some(true)),
+            (None, Some(bytes)) => (whole_len, bytes.last().map(|b| *b == b'\n')),
+            // A JSON message ends with its newline.
+            (None, None) => (whole_len, Some(true)),
+        };
         if let Some(v) = &step.json {
             collect_ids(v, &mut ids_sent);
-            if let Some(req) = request_info(index, v, bytes.len(), clean_start && !closed) {
-                let cancelled_now = cancelled.contains(&crate::session::id_key(&req.id));
+            if let Some(req) = request_info(index, v, stdio_len, clean_start && !closed) {
+                let cancelled_now = !cancelled.is_empty() && cancelled.contains(&key_of(&req.id));
                 // A message cut short is no request: nothing is owed to it.
-                let whole = step.truncated_len().is_none();
+                let whole = truncated.is_none();
                 let shares = step.coalesce || steps.get(index + 1).is_some_and(|n| n.coalesce);
                 let delivery = if !whole {
                     "truncated"
@@ -424,10 +557,11 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
                     ..req
                 });
             }
-        } else {
-            collect_raw_ids(&bytes, &mut ids_sent);
+        } else if let Some(bytes) = raw {
+            // The newline a truncated line ends with is part of no id.
+            collect_raw_ids(&bytes[..truncated.unwrap_or(bytes.len())], &mut ids_sent);
         }
-        clean_start = bytes.last().map_or(clean_start, |b| *b == b'\n');
+        clean_start = ends_line.unwrap_or(clean_start);
     }
     Prepared {
         steps,
@@ -436,19 +570,47 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
     }
 }
 
-/// Point a cancellation at the renumbered id of the request it names.
-fn remap_cancellation(v: &mut Value, latest: &HashMap<String, Value>) {
-    if v.get("method").and_then(Value::as_str) != Some("notifications/cancelled") {
-        return;
+/// `crate::session::id_key`, without the serialiser for the ids the fuzzer sends
+/// (integers, and strings that need no escaping).
+fn key_of(id: &Value) -> String {
+    match id {
+        Value::String(s) if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+            let mut key = String::with_capacity(s.len() + 2);
+            key.push('"');
+            key.push_str(s);
+            key.push('"');
+            key
+        }
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+        _ => crate::session::id_key(id),
     }
+}
+
+/// Point a cancellation (a `notifications/cancelled` message) at the renumbered id
+/// of the request it names.
+fn remap_cancellation(v: &mut Value, latest: &HashMap<String, Value>) {
     if let Some(target) = v.get_mut("params").and_then(|p| p.get_mut("requestId")) {
-        if let Some(new) = latest.get(&crate::session::id_key(target)) {
+        if let Some(new) = latest.get(&key_of(target)) {
             *target = new.clone();
         }
     }
 }
 
+/// The marker token of the id whose key this is.
 fn token_of_key(key: &str) -> Option<String> {
+    // Keys of the fuzzer's own ids, read without the parser.
+    if let Some(inner) = key.strip_prefix('"').and_then(|k| k.strip_suffix('"')) {
+        if is_str_id(inner) {
+            return Some(inner.to_string());
+        }
+    } else if !key.is_empty()
+        && key.len() < 20
+        && key.bytes().all(|b| b.is_ascii_digit())
+        && (key == "0" || !key.starts_with('0'))
+    {
+        // At most 19 digits: always a u64, whose token is its digits.
+        return Some(key.to_string());
+    }
     serde_json::from_str::<Value>(key)
         .ok()
         .and_then(|v| id_token(&v))
@@ -456,7 +618,7 @@ fn token_of_key(key: &str) -> Option<String> {
 
 fn fresh_for(old: &Value, alloc: &mut IdAllocator, map: &mut HashMap<String, Value>) -> Value {
     let new = alloc.fresh_like(old);
-    map.insert(crate::session::id_key(old), new.clone());
+    map.insert(key_of(old), new.clone());
     new
 }
 
@@ -478,51 +640,75 @@ fn renumber_json(v: &mut Value, alloc: &mut IdAllocator, map: &mut HashMap<Strin
     }
 }
 
-/// Replace every `"fz-NNNNNNNNN"` token in raw bytes with a fresh one (same width).
+const STR_ID_WIDTH: usize = STR_ID_PREFIX.len() + STR_ID_DIGITS;
+
+/// Is `bytes` (exactly) a string id the fuzzer allocated? The same as `is_str_id`
+/// on those bytes as text.
+fn is_str_id_bytes(bytes: &[u8]) -> bool {
+    bytes.len() == STR_ID_WIDTH
+        && bytes.starts_with(STR_ID_PREFIX.as_bytes())
+        && bytes[STR_ID_PREFIX.len()..].iter().all(u8::is_ascii_digit)
+}
+
+/// Replace every `"fz-NNNNNNNNN"` token in raw bytes with a fresh one (same width),
+/// in place. Returns whether any was found.
 fn renumber_raw(
-    bytes: &[u8],
+    bytes: &mut [u8],
     alloc: &mut IdAllocator,
     map: &mut HashMap<String, Value>,
-) -> Vec<u8> {
-    let width = STR_ID_PREFIX.len() + STR_ID_DIGITS;
-    let mut out = bytes.to_vec();
+) -> bool {
+    let mut found = false;
     let mut i = 0;
-    while i + width <= out.len() {
-        let candidate = &out[i..i + width];
-        let matches = std::str::from_utf8(candidate).is_ok_and(is_str_id);
-        if matches {
+    while i + STR_ID_WIDTH <= bytes.len() {
+        let candidate = &bytes[i..i + STR_ID_WIDTH];
+        if candidate[0] == b'f' && is_str_id_bytes(candidate) {
+            found = true;
             let old = Value::String(String::from_utf8_lossy(candidate).into_owned());
-            let key = crate::session::id_key(&old);
+            let key = key_of(&old);
             let new = match map.get(&key) {
                 Some(v) => v.clone(),
                 None => fresh_for(&old, alloc, map),
             };
             if let Some(s) = new.as_str() {
-                out[i..i + width].copy_from_slice(s.as_bytes());
+                bytes[i..i + STR_ID_WIDTH].copy_from_slice(s.as_bytes());
             }
-            i += width;
+            i += STR_ID_WIDTH;
         } else {
             i += 1;
         }
     }
-    out
+    found
 }
 
-fn retoken_strings(v: &mut Value, tokens: &HashMap<String, String>) {
+/// Point the markers `<<OLD|…>>` of renumbered ids at their new tokens. Every marker
+/// is rewritten once, from the string as it was.
+fn retoken_strings(v: &mut Value, tokens: &[(String, String)]) {
     match v {
-        Value::String(s) if s.contains(MARKER_OPEN) => {
-            let mut text = s.clone();
-            for (old, new) in tokens {
-                text = text.replace(
-                    &format!("{MARKER_OPEN}{old}{MARKER_SEP}"),
-                    &format!("{MARKER_OPEN}{new}{MARKER_SEP}"),
-                );
-            }
-            *s = text;
-        }
+        Value::String(s) if s.contains(MARKER_OPEN) => retoken_str(s, tokens),
         Value::Array(items) => items.iter_mut().for_each(|i| retoken_strings(i, tokens)),
         Value::Object(obj) => obj.values_mut().for_each(|i| retoken_strings(i, tokens)),
         _ => {}
+    }
+}
+
+/// Make every `<<OLD|` of `tokens` in `s` `<<NEW|`.
+fn retoken_str(s: &mut String, tokens: &[(String, String)]) {
+    let mut i = 0;
+    while let Some(at) = s[i..].find(MARKER_OPEN) {
+        let open = i + at;
+        let after = open + MARKER_OPEN.len();
+        let rest = &s[after..];
+        let hit = tokens.iter().find(|(old, _)| {
+            rest.starts_with(old.as_str()) && rest[old.len()..].starts_with(MARKER_SEP)
+        });
+        match hit {
+            Some((old, new)) => {
+                s.replace_range(after..after + old.len(), new);
+                i = after + new.len() + MARKER_SEP.len_utf8();
+            }
+            // `<` is one byte: the next `<<` may start one byte on.
+            None => i = open + 1,
+        }
     }
 }
 
@@ -541,7 +727,7 @@ fn collect_ids(v: &Value, out: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|i| collect_ids(i, out)),
         Value::Object(obj) => {
             if let Some(id) = obj.get("id") {
-                out.push(crate::session::id_key(id));
+                out.push(key_of(id));
             }
         }
         _ => {}
@@ -549,27 +735,40 @@ fn collect_ids(v: &Value, out: &mut Vec<String>) {
 }
 
 fn collect_raw_ids(bytes: &[u8], out: &mut Vec<String>) {
-    let width = STR_ID_PREFIX.len() + STR_ID_DIGITS;
-    for window in bytes.windows(width) {
-        if let Ok(s) = std::str::from_utf8(window) {
-            if is_str_id(s) {
-                out.push(crate::session::id_key(&Value::String(s.to_string())));
-            }
+    for window in bytes.windows(STR_ID_WIDTH) {
+        if window[0] == b'f' && is_str_id_bytes(window) {
+            let mut key = String::with_capacity(STR_ID_WIDTH + 2);
+            key.push('"');
+            // An id is ASCII.
+            key.extend(window.iter().map(|&b| char::from(b)));
+            key.push('"');
+            out.push(key);
         }
     }
 }
 
 fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Option<RequestInfo> {
     let obj = v.as_object()?;
-    let method = obj.get("method")?.as_str()?.to_string();
-    let id = obj.get("id")?.clone();
-    let well_formed = obj.get("jsonrpc") == Some(&Value::String("2.0".into()))
+    // One pass over the members instead of a hashed look-up per member.
+    let (mut method, mut id, mut jsonrpc, mut params, mut answer) = (None, None, None, None, false);
+    for (key, member) in obj {
+        match key.as_str() {
+            "method" => method = Some(member),
+            "id" => id = Some(member),
+            "jsonrpc" => jsonrpc = Some(member),
+            "params" => params = Some(member),
+            "result" | "error" => answer = true,
+            _ => {}
+        }
+    }
+    let method = method?.as_str()?.to_string();
+    let id = id?.clone();
+    let well_formed = jsonrpc.and_then(Value::as_str) == Some("2.0")
         && (id.is_string() || id.as_i64().is_some() || id.as_u64().is_some())
-        && obj.get("params").is_none_or(Value::is_object)
-        && !obj.contains_key("result")
-        && !obj.contains_key("error");
+        && params.is_none_or(Value::is_object)
+        && !answer;
     let mut markers = Vec::new();
-    if let Some(params) = obj.get("params") {
+    if let Some(params) = params {
         collect_markers(params, &mut markers);
     }
     Some(RequestInfo {
@@ -578,7 +777,7 @@ fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Op
         well_formed,
         oversize: line_len >= OVERSIZE_LINE,
         cancelled: false,
-        shape: shape_of(&method, obj.get("params"), line_len),
+        shape: shape_of(&method, params, line_len),
         markers,
         method,
         id,
@@ -595,7 +794,7 @@ pub fn shape_of(method: &str, params: Option<&Value>, line_len: usize) -> String
     }
     let mut leaves = Vec::new();
     if let Some(p) = params {
-        leaf_classes(p, String::new(), 0, &mut leaves);
+        leaf_classes(p, &mut String::new(), 0, &mut leaves);
     }
     leaves.sort();
     leaves.dedup();
@@ -607,19 +806,22 @@ pub fn shape_of(method: &str, params: Option<&Value>, line_len: usize) -> String
     }
 }
 
-fn leaf_classes(v: &Value, path: String, depth: usize, out: &mut Vec<String>) {
+/// `path:class` of every leaf under `v`; `path` is the dotted path to `v` and is
+/// left as it was found.
+fn leaf_classes(v: &Value, path: &mut String, depth: usize, out: &mut Vec<String>) {
     if depth > 6 {
         return;
     }
     let class = match v {
         Value::Object(obj) => {
             for (k, child) in obj {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                leaf_classes(child, p, depth + 1, out);
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(k);
+                leaf_classes(child, path, depth + 1, out);
+                path.truncate(len);
             }
             if !obj.is_empty() {
                 return;
@@ -635,7 +837,11 @@ fn leaf_classes(v: &Value, path: String, depth: usize, out: &mut Vec<String>) {
         Value::Bool(_) => "bool",
         Value::Null => "null",
     };
-    out.push(format!("{path}:{class}"));
+    let mut leaf = String::with_capacity(path.len() + 1 + class.len());
+    leaf.push_str(path);
+    leaf.push(':');
+    leaf.push_str(class);
+    out.push(leaf);
 }
 
 /// Every `<<TOKEN|payload>>` in the strings of `v`.
@@ -727,17 +933,24 @@ pub fn segments(steps: &[Step]) -> Vec<Segment> {
             .collect();
         cuts.sort_unstable();
         cuts.dedup();
+        let joins_last = step.coalesce && !pieces.is_empty();
+        if cuts.is_empty() && !joins_last {
+            // One piece of its own: the bytes themselves.
+            pieces.push((delay, bytes));
+            members.push(index);
+            continue;
+        }
         let mut start = 0;
         for (n, end) in cuts
             .into_iter()
             .chain(std::iter::once(bytes.len()))
             .enumerate()
         {
-            let piece = bytes[start..end].to_vec();
+            let piece = &bytes[start..end];
             start = end;
             match pieces.last_mut() {
-                Some((_, last)) if n == 0 && step.coalesce => last.extend_from_slice(&piece),
-                _ => pieces.push((delay, piece)),
+                Some((_, last)) if n == 0 && step.coalesce => last.extend_from_slice(piece),
+                _ => pieces.push((delay, piece.to_vec())),
             }
         }
         members.push(index);
@@ -767,7 +980,115 @@ fn recompute_awaits(steps: &[Step], segments: &mut [Segment]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Any JSON value: control characters, quotes and backslashes in strings and
+    /// keys, integers of both signs, floats, nesting.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\a-z\u{7f}é🦀<|>]{0,12}",];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(text.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn json_lengths_are_the_serialised_lengths(v in any_json()) {
+            let line = Step::json(v.clone());
+            prop_assert_eq!(line.bytes_len(), line.bytes().len());
+            prop_assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
+            prop_assert!(line.ends_line());
+        }
+
+        #[test]
+        fn keys_are_the_sessions_keys(v in any_json()) {
+            prop_assert_eq!(key_of(&v), crate::session::id_key(&v));
+            let key = crate::session::id_key(&v);
+            let parsed = serde_json::from_str::<Value>(&key).ok().and_then(|v| id_token(&v));
+            prop_assert_eq!(token_of_key(&key), parsed);
+        }
+
+        #[test]
+        fn raw_steps_know_their_length_and_line_end(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+            let step = Step::raw(&bytes);
+            prop_assert_eq!(step.bytes_len(), bytes.len());
+            prop_assert_eq!(step.ends_line(), bytes.last() == Some(&b'\n'));
+        }
+
+        /// One pass gives what replacing each `<<OLD|` in turn gives, as long as no
+        /// new token is also an old one (then the turns would depend on their order).
+        #[test]
+        fn markers_are_retokened_as_by_replacing_each(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    Just("<<".to_string()),
+                    Just("<".to_string()),
+                    Just("|".to_string()),
+                    Just("fz-000000001".to_string()),
+                    Just("1000000002".to_string()),
+                    Just(">>é".to_string()),
+                    "[a-z|<]{0,3}",
+                ],
+                0..14,
+            )
+        ) {
+            let s: String = parts.concat();
+            let tokens = vec![
+                ("fz-000000001".to_string(), "fz-000000077".to_string()),
+                ("1000000002".to_string(), "1000000078".to_string()),
+            ];
+            let mut expected = s.clone();
+            for (old, new) in &tokens {
+                expected = expected.replace(
+                    &format!("{MARKER_OPEN}{old}{MARKER_SEP}"),
+                    &format!("{MARKER_OPEN}{new}{MARKER_SEP}"),
+                );
+            }
+            let mut got = s.clone();
+            retoken_str(&mut got, &tokens);
+            prop_assert_eq!(got, expected);
+        }
+
+        /// Raw ids are found at every offset, as a check of each window as text finds them.
+        #[test]
+        fn raw_ids_are_found_byte_by_byte(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    Just(b"fz-000000001".to_vec()),
+                    Just(b"fz-".to_vec()),
+                    Just(b"f".to_vec()),
+                    Just(b"123456789".to_vec()),
+                    Just(vec![0xff, 0xc3]),
+                    prop::collection::vec(any::<u8>(), 0..4),
+                ],
+                0..10,
+            )
+        ) {
+            let bytes = parts.concat();
+            let width = STR_ID_PREFIX.len() + STR_ID_DIGITS;
+            let expected: Vec<String> = bytes
+                .windows(width)
+                .filter_map(|w| std::str::from_utf8(w).ok().filter(|s| is_str_id(s)))
+                .map(|s| crate::session::id_key(&Value::String(s.to_string())))
+                .collect();
+            let mut got = Vec::new();
+            collect_raw_ids(&bytes, &mut got);
+            prop_assert_eq!(got, expected);
+        }
+    }
 
     fn ping(id: Value) -> Step {
         Step::json(json!({"jsonrpc":"2.0","id":id,"method":"ping"}))
