@@ -687,13 +687,16 @@ async fn fuzz(args: FuzzArgs) -> i32 {
     if args.ceiling {
         let duration = args.time.unwrap_or(Duration::from_secs(10));
         return match crate::fuzz::ceiling(&target, duration, 64, args.timeout).await {
-            Ok((messages, elapsed)) => {
+            Ok(c) => {
+                let per_message = |ms: f64| ms * 1e3 / c.messages.max(1) as f64;
                 println!(
                     "{}",
                     serde_json::json!({
-                        "messages": messages,
-                        "seconds": elapsed.as_secs_f64(),
-                        "messages_per_sec": messages as f64 / elapsed.as_secs_f64().max(1e-3),
+                        "messages": c.messages,
+                        "seconds": c.elapsed.as_secs_f64(),
+                        "messages_per_sec": c.messages as f64 / c.elapsed.as_secs_f64().max(1e-3),
+                        "server_cpu_us_per_message": per_message(c.server_cpu_ms),
+                        "mcpspec_cpu_us_per_message": per_message(c.own_cpu_ms),
                     })
                 );
                 0

@@ -674,6 +674,18 @@ impl Session {
             .collect()
     }
 
+    /// Like [`Session::events_since`], but the log gives the events up, with every
+    /// older one: for a caller that reads each event once (the fuzzer, after each
+    /// batch), so that the log does not keep (and copy) what was read already.
+    pub fn take_events_since(&self, mark: u64) -> Vec<Inbound> {
+        let entries = std::mem::take(&mut lock(&self.shared.events).entries);
+        entries
+            .into_iter()
+            .filter(|(seq, _)| *seq >= mark)
+            .map(|(_, e)| e)
+            .collect()
+    }
+
     /// Wait until an event at or after `mark` matches `pred`, or `timeout` passes, or
     /// stdout closes.
     pub async fn wait_for(
@@ -805,6 +817,15 @@ pub struct PendingResponse {
 }
 
 impl PendingResponse {
+    /// Wait with no deadline of its own: the caller bounds the wait (one timer for
+    /// many responses instead of one each).
+    pub async fn wait_unbounded(self) -> Result<Response, RequestError> {
+        match self.rx.await {
+            Ok(response) => response,
+            Err(_) => Err(RequestError::Closed(self.control.exit_status())),
+        }
+    }
+
     pub async fn wait(self, timeout: Duration) -> Result<Response, RequestError> {
         match tokio::time::timeout(timeout, self.rx).await {
             Ok(Ok(response)) => response,

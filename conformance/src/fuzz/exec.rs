@@ -13,6 +13,7 @@ use super::program::{
 };
 use crate::session::{id_key, RequestError, Session};
 use crate::traffic::{Inbound, TrafficLog};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use mcpspec_harness::{
     CommandSpec, ExitInfo, ProcessControl, ProcessOptions, ServerProcess, SpawnError, StdinWriter,
 };
@@ -272,6 +273,19 @@ impl RssHistory {
         }
         Some(total)
     }
+}
+
+/// CPU time (user and system, ms) used so far by this process and by its reaped
+/// children (the servers that ended).
+pub fn cpu_ms() -> (f64, f64) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let ms = |who| {
+        getrusage(who).map_or(0.0, |u| {
+            let t = |v: nix::sys::time::TimeVal| v.tv_sec() as f64 * 1e3 + v.tv_usec() as f64 / 1e3;
+            t(u.user_time()) + t(u.system_time())
+        })
+    };
+    (ms(UsageWho::RUSAGE_SELF), ms(UsageWho::RUSAGE_CHILDREN))
 }
 
 /// `VmRSS` of a process in kB, from /proc/<pid>/status.
@@ -628,19 +642,20 @@ impl Conn {
         let mark = session.mark();
         let mut messages = 0usize;
 
+        let methods: HashMap<String, &str> = prepared
+            .requests
+            .iter()
+            .map(|r| (id_key(&r.id), r.method.as_str()))
+            .collect();
         for key in prepared
             .ids_sent
             .iter()
             .filter(|k| !second_keys.contains(*k))
         {
-            let method = prepared
-                .requests
-                .iter()
-                .find(|r| &id_key(&r.id) == key)
-                .map(|r| r.method.clone())
-                .unwrap_or_default();
-            self.book.sent(key, &method);
+            self.book
+                .sent(key, methods.get(key).copied().unwrap_or_default());
         }
+        drop(methods);
         let mut markers = HashMap::new();
         for r in &prepared.requests {
             for (token, payload) in &r.markers {
@@ -648,31 +663,36 @@ impl Conn {
             }
         }
 
-        // One waiter per request reports its answer time.
+        // One waiter task for the batch reports each answer's time as it arrives.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
-        let mut waiters = tokio::task::JoinSet::new();
+        let mut pending = FuturesUnordered::new();
         for (i, r) in prepared.requests.iter().enumerate() {
-            let pending = match &http_run {
+            let response = match &http_run {
                 Some(run) => run
                     .session_for(&session, prepared.steps.get(r.step))
                     .expect(&r.id, &r.method),
                 None => session.expect(&r.id, &r.method),
             };
+            pending.push(async move { (i, response.wait_unbounded().await) });
+        }
+        let waiter = {
             let tx = tx.clone();
             let bound = limits.timeout * 4 + limits.write_timeout;
             let http = self.http;
-            waiters.spawn(async move {
-                // Over HTTP a refusal (4xx) of the POST is the server's answer too.
-                let answered = match pending.wait(bound).await {
-                    Ok(_) => true,
-                    Err(RequestError::Refused(_)) => http,
-                    Err(_) => false,
-                };
-                if answered {
-                    let _ = tx.send((i, Instant::now()));
+            tokio::spawn(tokio::time::timeout(bound, async move {
+                while let Some((i, result)) = pending.next().await {
+                    // Over HTTP a refusal (4xx) of the POST is the server's answer too.
+                    let answered = match result {
+                        Ok(_) => true,
+                        Err(RequestError::Refused(_)) => http,
+                        Err(_) => false,
+                    };
+                    if answered {
+                        let _ = tx.send((i, Instant::now()));
+                    }
                 }
-            });
-        }
+            }))
+        };
         let n = prepared.requests.len();
         let mut answered: Vec<Option<Instant>> = vec![None; n];
         let mut sent_at: Vec<Option<Instant>> = vec![None; n];
@@ -855,7 +875,7 @@ impl Conn {
                 settled[i] = Settled::Optional;
             }
         }
-        drop(waiters);
+        waiter.abort();
 
         let control = self.server.clone();
         let ended = if self.http {
@@ -882,7 +902,7 @@ impl Conn {
             self.dead = true;
         }
 
-        let mut events = session.events_since(mark);
+        let mut events = session.take_events_since(mark);
         let (mut duplicates, mut unknown_ids) = self.count_answers(&events);
         if let Some(second) = http_run.as_ref().and_then(|r| r.second.as_ref()) {
             let (theirs, d, u) = second_session_answers(second, &second_keys);

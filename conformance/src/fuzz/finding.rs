@@ -249,6 +249,9 @@ async fn observe(conn: &super::exec::Conn) -> Observed {
     }
 }
 
+/// Shrinks tried, newest first, when the smallest does not fire again at the end.
+const MAX_FALLBACKS: usize = 4;
+
 /// Bounds on minimisation.
 #[derive(Debug, Clone)]
 pub struct MinimiseBudget {
@@ -426,6 +429,8 @@ pub async fn minimise(
         };
     }
     let confirmed_program = best.clone();
+    // Every shrink kept, in order: what to fall back on if the last does not replay.
+    let mut kept: Vec<Program> = Vec::new();
 
     // Drop steps, bigger chunks first.
     let mut chunk = best.steps.len() / 2;
@@ -445,6 +450,7 @@ pub async fn minimise(
             });
             if s.accepts(&candidate).await {
                 best = candidate;
+                kept.push(best.clone());
             } else {
                 start += chunk;
             }
@@ -476,6 +482,7 @@ pub async fn minimise(
         }
         if s.accepts(&all).await {
             best = all;
+            kept.push(best.clone());
             continue;
         }
         for i in 0..best.steps.len() {
@@ -485,6 +492,7 @@ pub async fn minimise(
             let mut one = best.clone();
             if edit(&mut one.steps[i]) && s.accepts(&one).await {
                 best = one;
+                kept.push(best.clone());
             }
         }
     }
@@ -497,30 +505,38 @@ pub async fn minimise(
         };
         if s.accepts(&candidate).await {
             best = candidate;
+            kept.push(best.clone());
         } else {
             break;
         }
     }
     // A race can still have passed both runs of some shrink. A reproducer must replay:
-    // keep the shrunk program only if it fires again, else the one confirmed before
+    // keep the smallest shrink that fires again, walking back through the shrinks
+    // kept (a racy one is usually among the last), else the program confirmed before
     // shrinking.
     let cut_short = s.exhausted();
-    if best != confirmed_program {
+    let mut replays = None;
+    for candidate in kept.iter().rev().take(MAX_FALLBACKS) {
         let mut again = false;
         for attempt in 0..3 {
-            // Past the budget one try decides; without it the confirmed program stays.
+            // Past the budget one try decides.
             if attempt > 0 && s.exhausted() {
                 break;
             }
-            if s.fires_unbudgeted(&best).await {
+            if s.fires_unbudgeted(candidate).await {
                 again = true;
                 break;
             }
         }
-        if !again {
-            best = confirmed_program;
+        if again {
+            replays = Some(candidate.clone());
+            break;
+        }
+        if s.exhausted() {
+            break;
         }
     }
+    best = replays.unwrap_or(confirmed_program);
     Shrunk {
         program: best,
         reproduced: true,

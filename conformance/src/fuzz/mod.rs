@@ -388,6 +388,15 @@ pub async fn run(
         for (phase, ms, times) in profile::totals() {
             eprintln!("[profile] {phase:<16} {ms:>10.0} ms {times:>8}x");
         }
+        // CPU per message, ours apart from the servers' (the reaped ones): what a
+        // loaded machine does not distort as it does the rates.
+        let messages = engine.stats.messages.load(Ordering::Relaxed).max(1) as f64;
+        let (ours, servers) = exec::cpu_ms();
+        eprintln!(
+            "[profile] cpu: mcpspec {ours:.0} ms ({:.1} µs/message), servers {servers:.0} ms ({:.1} µs/message)",
+            ours * 1e3 / messages,
+            servers * 1e3 / messages
+        );
     }
     let state = engine.lock();
     let mut findings = state.findings.clone();
@@ -485,17 +494,38 @@ impl Spare {
     }
 }
 
+/// A batch running on one lane's connection, in its own task.
+struct InFlight {
+    lane: usize,
+    batch: Vec<Program>,
+    joined: Program,
+    starts: Vec<usize>,
+    started: Instant,
+    task: tokio::task::JoinHandle<(Conn, exec::Observation)>,
+}
+
+/// Connections a worker keeps busy at once. While one lane's server answers a batch,
+/// the worker prepares and judges on the other: a lone connection leaves the server
+/// idle during our work and us idle during its. Batches are claimed one ahead of
+/// their judging, always exactly one, so a seeded run stays the same run.
+const LANES: usize = 2;
+
 async fn work_loop(
     engine: &Arc<Engine>,
     mut job: Job,
-    mut conn: Option<Conn>,
+    conn: Option<Conn>,
     spare: &mut Spare,
 ) -> Option<Conn> {
     let engine = engine.clone();
     let worker = job.index;
     let jobs = engine.config.jobs.max(1);
+    let mut lanes: [Option<Conn>; LANES] = [conn, None];
+    let mut lane = 0;
+    let mut inflight: Option<InFlight> = None;
     loop {
         if jobs > 1 && job.claimed >= (job.round as u64 + 1) * EXCHANGE_EVERY {
+            // The exchange carries every batch claimed before it, judged.
+            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
             let t = Instant::now();
             let entries = std::mem::take(&mut job.fresh);
             engine.exchange.publish(jobs, worker, job.round, entries);
@@ -509,100 +539,173 @@ async fn work_loop(
         let batch = claim_batch(&engine, &mut job);
         profile::add("engine.claim", t);
         if batch.is_empty() {
+            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
             break;
         }
-        // No process after repeated failed starts: the worker gives up.
-        let mut current = ensure_conn(&engine, conn.take(), spare).await?;
         if let [program] = batch.as_slice() {
+            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
+            // No process after repeated failed starts: the worker gives up.
+            let mut current = ensure_conn(&engine, lanes[lane].take(), spare).await?;
             engine.stats.execs.fetch_add(1, Ordering::Relaxed);
             run_single(&engine, &mut job, &mut current, program).await;
-            conn = Some(current);
+            lanes[lane] = Some(current);
             continue;
         }
-        let t = Instant::now();
+        let Some(mut current) = ensure_conn(&engine, lanes[lane].take(), spare).await else {
+            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await;
+            return None;
+        };
         let (joined, starts) = Program::concat(&batch);
-        let obs = current
-            .run_batch(&joined, &starts, &engine.config.limits, &job.hangs)
-            .await;
-        profile::add("engine.batch", t);
-        engine
-            .stats
-            .execs
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        engine
-            .stats
-            .messages
-            .fetch_add(obs.messages as u64, Ordering::Relaxed);
-        trace(&engine, worker, &joined, &obs);
-        let t = Instant::now();
-        let firings = judge(&obs, &current.rss, &engine.config.memory);
-        let feats = features(&obs);
-        let mut fresh: Vec<Firing> = Vec::new();
-        {
-            let mut state = engine.lock();
-            let now = engine.started.elapsed().as_millis() as u64;
-            for f in firings {
-                if !job.signatures.contains(&f.signature)
-                    && !fresh.iter().any(|g| g.signature == f.signature)
-                {
-                    state.detected_ms.entry(f.signature.clone()).or_insert(now);
-                    fresh.push(f);
-                }
+        let task = {
+            let (joined, starts) = (joined.clone(), starts.clone());
+            let limits = engine.config.limits.clone();
+            let hangs = job.hangs.clone();
+            tokio::spawn(async move {
+                let obs = current.run_batch(&joined, &starts, &limits, &hangs).await;
+                (current, obs)
+            })
+        };
+        let next = InFlight {
+            lane,
+            batch,
+            joined,
+            starts,
+            started: Instant::now(),
+            task,
+        };
+        settle(&engine, &mut job, &mut lanes, inflight.replace(next), spare).await?;
+        lane = (lane + 1) % LANES;
+    }
+    // One connection goes back to the caller to be killed; the others end here.
+    let mut kept = None;
+    for c in lanes.into_iter().flatten() {
+        match kept {
+            None => kept = Some(c),
+            Some(_) => c.kill(),
+        }
+    }
+    kept
+}
+
+/// Wait for a batch in flight (if any) and judge it: its connection goes back to its
+/// lane. `None` when the batch's task died or its inputs needed a process that would
+/// not start.
+async fn settle(
+    engine: &Arc<Engine>,
+    job: &mut Job,
+    lanes: &mut [Option<Conn>; LANES],
+    inflight: Option<InFlight>,
+    spare: &mut Spare,
+) -> Option<()> {
+    let Some(flight) = inflight else {
+        return Some(());
+    };
+    let (current, obs) = flight.task.await.ok()?;
+    profile::add("engine.batch", flight.started);
+    let after = judge_batch(
+        engine,
+        job,
+        current,
+        &flight.batch,
+        &flight.joined,
+        &flight.starts,
+        obs,
+        spare,
+    )
+    .await;
+    lanes[flight.lane] = Some(after?);
+    Some(())
+}
+
+/// Judge a batch's observation; when something fired or showed that no single input
+/// explains, run its inputs again one by one.
+#[allow(clippy::too_many_arguments)]
+async fn judge_batch(
+    engine: &Arc<Engine>,
+    job: &mut Job,
+    current: Conn,
+    batch: &[Program],
+    joined: &Program,
+    starts: &[usize],
+    obs: exec::Observation,
+    spare: &mut Spare,
+) -> Option<Conn> {
+    let worker = job.index;
+    engine
+        .stats
+        .execs
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    engine
+        .stats
+        .messages
+        .fetch_add(obs.messages as u64, Ordering::Relaxed);
+    trace(engine, worker, joined, &obs);
+    let t = Instant::now();
+    let firings = judge(&obs, &current.rss, &engine.config.memory);
+    let feats = features(&obs);
+    let mut fresh: Vec<Firing> = Vec::new();
+    {
+        let mut state = engine.lock();
+        let now = engine.started.elapsed().as_millis() as u64;
+        for f in firings {
+            if !job.signatures.contains(&f.signature)
+                && !fresh.iter().any(|g| g.signature == f.signature)
+            {
+                state.detected_ms.entry(f.signature.clone()).or_insert(now);
+                fresh.push(f);
             }
         }
-        let mut novel = job.corpus.is_novel(&feats);
-        if novel && fresh.is_empty() {
-            // New features that belong to one input's own requests make that input a
-            // corpus entry without running it again; only features of the batch as a
-            // whole (notifications, broken lines, the process) need the inputs alone.
-            let per_input = corpus::features_per_input(&obs, &starts);
-            let unexplained = feats
-                .iter()
-                .any(|f| !job.corpus.seen(f) && !per_input.iter().any(|own| own.contains(f)));
-            if !unexplained {
-                for (program, own) in batch.iter().zip(&per_input) {
-                    job.observe(&engine, program, own);
-                }
-                job.corpus.mark_seen(&feats);
-                engine.lock().corpus.mark_seen(&feats);
-                novel = false;
+    }
+    let mut novel = job.corpus.is_novel(&feats);
+    if novel && fresh.is_empty() {
+        // New features that belong to one input's own requests make that input a
+        // corpus entry without running it again; only features of the batch as a
+        // whole (notifications, broken lines, the process) need the inputs alone.
+        let per_input = corpus::features_per_input(&obs, starts);
+        let unexplained = feats
+            .iter()
+            .any(|f| !job.corpus.seen(f) && !per_input.iter().any(|own| own.contains(f)));
+        if !unexplained {
+            for (program, own) in batch.iter().zip(&per_input) {
+                job.observe(engine, program, own);
             }
+            job.corpus.mark_seen(&feats);
+            engine.lock().corpus.mark_seen(&feats);
+            novel = false;
         }
-        profile::add("engine.judge", t);
-        if fresh.is_empty() && !novel {
-            conn = Some(current);
+    }
+    profile::add("engine.judge", t);
+    if fresh.is_empty() && !novel {
+        return Some(current);
+    }
+    if engine.trace {
+        let fired: Vec<&str> = fresh.iter().map(|f| f.signature.as_str()).collect();
+        eprintln!(
+            "[trace w{worker}] input {}: the batch runs again input by input (fired {fired:?}, unexplained features {novel})",
+            job.claimed
+        );
+    }
+    let batch_observed = (!fresh.is_empty()).then(|| observed_of(&current));
+    // Attribute: each input again, alone.
+    let t = Instant::now();
+    let mut slot = Some(current);
+    for program in batch {
+        let mut c = ensure_conn(engine, slot.take(), spare).await?;
+        run_single(engine, job, &mut c, program).await;
+        slot = Some(c);
+    }
+    profile::add("engine.singles", t);
+    // What no input showed alone belongs to the batch as a whole.
+    for firing in fresh {
+        if !job.signatures.insert(firing.signature.clone()) {
             continue;
         }
-        if engine.trace {
-            let fired: Vec<&str> = fresh.iter().map(|f| f.signature.as_str()).collect();
-            eprintln!(
-                "[trace w{worker}] input {}: the batch runs again input by input (fired {fired:?}, unexplained features {novel})",
-                job.claimed
-            );
-        }
-        let batch_observed = (!fresh.is_empty()).then(|| observed_of(&current));
-        // Attribute: each input again, alone.
-        let t = Instant::now();
-        let mut slot = Some(current);
-        for program in &batch {
-            let mut c = ensure_conn(&engine, slot.take(), spare).await?;
-            run_single(&engine, &mut job, &mut c, program).await;
-            slot = Some(c);
-        }
-        profile::add("engine.singles", t);
-        // What no input showed alone belongs to the batch as a whole.
-        for firing in fresh {
-            if !job.signatures.insert(firing.signature.clone()) {
-                continue;
-            }
-            let observed = batch_observed.clone().unwrap_or_default();
-            record_finding(&engine, &joined, &firing, &observed).await;
-        }
-        job.corpus.mark_seen(&feats);
-        engine.lock().corpus.mark_seen(&feats);
-        conn = slot;
+        let observed = batch_observed.clone().unwrap_or_default();
+        record_finding(engine, joined, &firing, &observed).await;
     }
-    conn
+    job.corpus.mark_seen(&feats);
+    engine.lock().corpus.mark_seen(&feats);
+    slot
 }
 
 /// Claim up to a batch of inputs from the job's budget. A close ends a batch, and so
@@ -782,13 +885,7 @@ fn next_program(engine: &Engine, job: &mut Job) -> Program {
         let base = job.corpus.pick(&mut job.rng).cloned();
         let other = job.corpus.pick(&mut job.rng);
         if let Some(base) = base {
-            return input::mutate_owned(
-                base,
-                other,
-                &mut job.rng,
-                &engine.surface,
-                &mut job.alloc,
-            );
+            return input::mutate_owned(base, other, &mut job.rng, &engine.surface, &mut job.alloc);
         }
     }
     input::generate(&mut job.rng, &engine.surface, &mut job.alloc)
@@ -864,13 +961,13 @@ async fn report_finding(
 }
 
 /// The server's own ceiling through the same harness: pipelined pings, `depth` at a
-/// time, for `duration`. Returns (messages, elapsed).
+/// time, for `duration`.
 pub async fn ceiling(
     target: &Target,
     duration: Duration,
     depth: usize,
     timeout: Duration,
-) -> Result<(u64, Duration), OpenError> {
+) -> Result<Ceiling, OpenError> {
     let conn = target.open().await?;
     let session = conn.session.clone();
     let started = Instant::now();
@@ -901,7 +998,24 @@ pub async fn ceiling(
     }
     let elapsed = started.elapsed();
     conn.kill();
-    Ok((messages, elapsed))
+    // Reaped, the server's CPU time counts among our children's.
+    let _ = conn.server.wait_exit(Duration::from_secs(5)).await;
+    let (ours, server) = exec::cpu_ms();
+    Ok(Ceiling {
+        messages,
+        elapsed,
+        own_cpu_ms: ours,
+        server_cpu_ms: server,
+    })
+}
+
+/// A ceiling measurement.
+pub struct Ceiling {
+    pub messages: u64,
+    pub elapsed: Duration,
+    /// CPU time of this process and of the server over the measurement.
+    pub own_cpu_ms: f64,
+    pub server_cpu_ms: f64,
 }
 
 /// Parse durations like `60s`, `2m`, `500ms`, `1h`, `1m30s`; a bare number is seconds.

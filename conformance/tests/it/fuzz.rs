@@ -163,19 +163,24 @@ async fn every_oracle_is_proven_by_its_fault_and_silent_on_the_clean_fixture() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
-/// A ping cut in two, among other messages: what `read-per-chunk` loses.
-fn split_ping_program() -> Program {
+/// A request with array params (what `crash-on-malformed` dies of), split and
+/// delayed, among other messages: the crash needs none of the rest. A deterministic
+/// fault, so that what is asserted does not depend on how loaded the machine is (a
+/// racy fault such as `read-per-chunk` shrinks to different programs from run to run).
+fn malformed_among_others() -> Program {
     let ping = |id: &str| json!({"jsonrpc": "2.0", "id": id, "method": "ping"});
-    let mut split = Step::json(ping("fz-000000003"));
-    split.split = vec![12];
-    split.delay_ms = 5;
+    let mut malformed = Step::json(
+        json!({"jsonrpc": "2.0", "id": "fz-000000003", "method": "tools/list", "params": [1]}),
+    );
+    malformed.split = vec![12];
+    malformed.delay_ms = 5;
     let mut list =
         Step::json(json!({"jsonrpc": "2.0", "id": "fz-000000002", "method": "tools/list"}));
     list.delay_ms = 3;
     Program::new(vec![
         Step::json(ping("fz-000000001")),
         list,
-        split,
+        malformed,
         Step::json(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
         Step::json(json!({"jsonrpc": "2.0", "id": "fz-000000004", "method": "resources/list"})),
     ])
@@ -184,12 +189,12 @@ fn split_ping_program() -> Program {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minimisation_shrinks_and_the_reproducer_replays() {
     let _campaign = CAMPAIGN.lock().await;
-    let faulty = target(Some("read-per-chunk"));
-    let program = split_ping_program();
+    let faulty = target(Some("crash-on-malformed"));
+    let program = malformed_among_others();
     let shrunk = minimise(
         &faulty,
         &program,
-        "lost-response",
+        "crash",
         None,
         &limits(),
         &memory(),
@@ -201,32 +206,31 @@ async fn minimisation_shrinks_and_the_reproducer_replays() {
         true,
     )
     .await;
-    assert!(shrunk.reproduced, "the split ping was not lost");
-    // One message remains: the ping cut in two, or (when the race allows) a whole
-    // message sharing a read with the ping that follows every input, which the fault
-    // loses just as well.
+    assert!(shrunk.reproduced, "the crash was not confirmed");
+    // The malformed request alone, delivered whole and at once.
+    let [only] = shrunk.program.steps.as_slice() else {
+        panic!("one step should remain: {:?}", shrunk.program.steps);
+    };
     assert_eq!(
-        shrunk.program.steps.len(),
-        1,
-        "one step should remain: {:?}",
-        shrunk.program.steps
+        only.json.as_ref().and_then(|v| v.get("params")),
+        Some(&json!([1]))
     );
+    assert!(only.split.is_empty() && only.delay_ms == 0, "{only:?}");
+    assert!(!shrunk.cut_short);
 
     let mut reproducer = Reproducer::seed(shrunk.program.clone());
-    reproducer.oracle = Some("lost-response".into());
+    reproducer.oracle = Some("crash".into());
     let dir = scratch("replay");
     let path = reproducer.save(&dir).expect("reproducer written");
     assert!(path
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("lost-response-") && n.ends_with(".json")));
+        .is_some_and(|n| n.starts_with("crash-") && n.ends_with(".json")));
     let loaded = Reproducer::load(&path).expect("reproducer reads back");
-    // The race variant fires only when the fixture reads the message and the liveness
-    // ping together, so give it the tries `mcpspec replay --tries` would.
-    let fired = replay(&faulty, &loaded, 12, &limits(), &memory())
+    let fired = replay(&faulty, &loaded, 2, &limits(), &memory())
         .await
         .expect("replay starts");
-    assert!(fired.fired >= 1, "{fired:?}: {:?}", shrunk.program.steps);
+    assert_eq!(fired.fired, 2, "{fired:?}");
     let clean = replay(&target(None), &loaded, 1, &limits(), &memory())
         .await
         .expect("replay starts");
