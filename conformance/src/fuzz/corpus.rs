@@ -399,7 +399,7 @@ mod tests {
                     cancelled: false,
                     shape: "tools/call".into(),
                     markers: vec![],
-                    message: json!({}),
+                    extra_members: Vec::new(),
                     delivery: "whole",
                 },
                 settled,

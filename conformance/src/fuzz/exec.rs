@@ -8,8 +8,8 @@
 
 use super::http_delivery::HttpRun;
 use super::program::{
-    collect_markers, id_token, prepare, segments, IdAllocator, Program, RequestInfo, Segment, Step,
-    MARKER_CLOSE, MARKER_OPEN, MARKER_SEP,
+    collect_markers, id_token, prepare_owned, segments, IdAllocator, Program, RequestInfo, Segment,
+    Step, MARKER_CLOSE, MARKER_OPEN, MARKER_SEP,
 };
 use crate::session::{id_key, RequestError, Session};
 use crate::traffic::{Inbound, TrafficLog};
@@ -616,8 +616,20 @@ impl Conn {
         limits: &Limits,
         hangs: &KnownHangs,
     ) -> Observation {
+        self.run_batch_owned(program.clone(), starts, limits, hangs)
+            .await
+    }
+
+    /// [`Conn::run_batch`] for a program the caller gives up (no copy is made).
+    pub async fn run_batch_owned(
+        &mut self,
+        program: Program,
+        starts: &[usize],
+        limits: &Limits,
+        hangs: &KnownHangs,
+    ) -> Observation {
         let t0 = Instant::now();
-        let mut prepared = prepare(program, &mut self.alloc);
+        let mut prepared = prepare_owned(program, &mut self.alloc);
         profile::add("batch.prepare.program", t0);
         // Over HTTP: the input's second session, if it has steps for one.
         let mut http_run = None;
@@ -805,7 +817,7 @@ impl Conn {
                 .iter()
                 .rev()
                 .find(|s| !s.close_stdin)
-                .is_some_and(|s| s.bytes().last() != Some(&b'\n'));
+                .is_some_and(|s| !s.ends_line());
             let t = Instant::now();
             let (outcome, sent) = self.liveness(unterminated && !self.http, limits).await;
             profile::add("batch.ping", t);
@@ -831,7 +843,7 @@ impl Conn {
                     answered[i].is_none()
                         && r.demanded
                         && sent_at[i].is_some()
-                        && !hangs.contains(&r.shape)
+                        && !hangs.contains(r.hang_key())
                 })
                 .collect();
             if !outstanding.is_empty() {
@@ -847,7 +859,7 @@ impl Conn {
                 if answered[i].is_some() || !r.demanded || sent_at[i].is_none() {
                     continue;
                 }
-                if hangs.contains(&r.shape) {
+                if hangs.contains(r.hang_key()) {
                     settled[i] = Settled::KnownHang;
                     continue;
                 }
@@ -856,9 +868,14 @@ impl Conn {
                 }
                 probes += 1;
                 messages += 1;
-                settled[i] = self.probe(r, i, &mut rx, &mut answered, limits).await;
+                let Some(message) = prepared.steps.get(r.step).and_then(|s| s.json.as_ref()) else {
+                    continue;
+                };
+                settled[i] = self
+                    .probe(r, message, i, &mut rx, &mut answered, limits)
+                    .await;
                 if settled[i] == Settled::Hang {
-                    hangs.insert(&r.shape);
+                    hangs.insert(r.hang_key());
                 }
             }
             if probes > 0 {
@@ -1077,6 +1094,7 @@ impl Conn {
     async fn probe(
         &mut self,
         r: &RequestInfo,
+        message: &Value,
         index: usize,
         rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, Instant)>,
         answered: &mut [Option<Instant>],
@@ -1084,7 +1102,7 @@ impl Conn {
     ) -> Settled {
         let session = self.session.clone();
         let fresh = self.alloc.fresh_like(&r.id);
-        let mut message = r.message.clone();
+        let mut message = message.clone();
         message["id"] = fresh.clone();
         if let (Some(old), Some(new)) = (id_token(&r.id), id_token(&fresh)) {
             retoken(&mut message, &old, &new);

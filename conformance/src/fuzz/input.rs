@@ -1445,8 +1445,9 @@ mod tests {
                     let step = &prepared.steps[r.step];
                     let len = step.stdio_bytes().len();
                     assert_eq!(r.oversize, len >= OVERSIZE_LINE);
-                    assert_eq!(r.shape, shape_of(&r.method, r.message.get("params"), len));
-                    assert_eq!(Some(&r.message), step.json.as_ref());
+                    let message = step.json.as_ref().expect("a request is a JSON step");
+                    assert_eq!(r.shape, shape_of(&r.method, message.get("params"), len));
+                    assert_eq!(message.get("id"), Some(&r.id));
                     assert_eq!(r.delivery == "truncated", step.truncated_len().is_some());
                     requests += 1;
                     truncated += usize::from(r.delivery == "truncated");

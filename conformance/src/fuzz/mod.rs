@@ -498,7 +498,6 @@ impl Spare {
 struct InFlight {
     lane: usize,
     batch: Vec<Program>,
-    joined: Program,
     starts: Vec<usize>,
     started: Instant,
     task: tokio::task::JoinHandle<(Conn, exec::Observation)>,
@@ -519,13 +518,15 @@ async fn work_loop(
     let engine = engine.clone();
     let worker = job.index;
     let jobs = engine.config.jobs.max(1);
-    let mut lanes: [Option<Conn>; LANES] = [conn, None];
+    let mut lanes: Vec<Option<Conn>> = (0..LANES).map(|_| None).collect();
+    lanes[0] = conn;
     let mut lane = 0;
-    let mut inflight: Option<InFlight> = None;
+    // Oldest first; judged in the order claimed.
+    let mut inflight: VecDeque<InFlight> = VecDeque::new();
     loop {
         if jobs > 1 && job.claimed >= (job.round as u64 + 1) * EXCHANGE_EVERY {
             // The exchange carries every batch claimed before it, judged.
-            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
+            settle_all(&engine, &mut job, &mut lanes, &mut inflight, spare).await?;
             let t = Instant::now();
             let entries = std::mem::take(&mut job.fresh);
             engine.exchange.publish(jobs, worker, job.round, entries);
@@ -539,11 +540,11 @@ async fn work_loop(
         let batch = claim_batch(&engine, &mut job);
         profile::add("engine.claim", t);
         if batch.is_empty() {
-            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
+            settle_all(&engine, &mut job, &mut lanes, &mut inflight, spare).await?;
             break;
         }
         if let [program] = batch.as_slice() {
-            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await?;
+            settle_all(&engine, &mut job, &mut lanes, &mut inflight, spare).await?;
             // No process after repeated failed starts: the worker gives up.
             let mut current = ensure_conn(&engine, lanes[lane].take(), spare).await?;
             engine.stats.execs.fetch_add(1, Ordering::Relaxed);
@@ -552,29 +553,33 @@ async fn work_loop(
             continue;
         }
         let Some(mut current) = ensure_conn(&engine, lanes[lane].take(), spare).await else {
-            settle(&engine, &mut job, &mut lanes, inflight.take(), spare).await;
+            settle_all(&engine, &mut job, &mut lanes, &mut inflight, spare).await;
             return None;
         };
         let (joined, starts) = Program::concat(&batch);
         let task = {
-            let (joined, starts) = (joined.clone(), starts.clone());
+            let starts = starts.clone();
             let limits = engine.config.limits.clone();
             let hangs = job.hangs.clone();
             tokio::spawn(async move {
-                let obs = current.run_batch(&joined, &starts, &limits, &hangs).await;
+                let obs = current
+                    .run_batch_owned(joined, &starts, &limits, &hangs)
+                    .await;
                 (current, obs)
             })
         };
-        let next = InFlight {
+        inflight.push_back(InFlight {
             lane,
             batch,
-            joined,
             starts,
             started: Instant::now(),
             task,
-        };
-        settle(&engine, &mut job, &mut lanes, inflight.replace(next), spare).await?;
-        lane = (lane + 1) % LANES;
+        });
+        lane = (lane + 1) % lanes.len();
+        // Every lane busy: judge the oldest batch, which frees the next lane in turn.
+        if inflight.len() == lanes.len() {
+            settle(&engine, &mut job, &mut lanes, inflight.pop_front(), spare).await?;
+        }
     }
     // One connection goes back to the caller to be killed; the others end here.
     let mut kept = None;
@@ -587,13 +592,27 @@ async fn work_loop(
     kept
 }
 
+/// Judge every batch in flight, oldest first.
+async fn settle_all(
+    engine: &Arc<Engine>,
+    job: &mut Job,
+    lanes: &mut [Option<Conn>],
+    inflight: &mut VecDeque<InFlight>,
+    spare: &mut Spare,
+) -> Option<()> {
+    while let Some(flight) = inflight.pop_front() {
+        settle(engine, job, lanes, Some(flight), spare).await?;
+    }
+    Some(())
+}
+
 /// Wait for a batch in flight (if any) and judge it: its connection goes back to its
 /// lane. `None` when the batch's task died or its inputs needed a process that would
 /// not start.
 async fn settle(
     engine: &Arc<Engine>,
     job: &mut Job,
-    lanes: &mut [Option<Conn>; LANES],
+    lanes: &mut [Option<Conn>],
     inflight: Option<InFlight>,
     spare: &mut Spare,
 ) -> Option<()> {
@@ -607,7 +626,6 @@ async fn settle(
         job,
         current,
         &flight.batch,
-        &flight.joined,
         &flight.starts,
         obs,
         spare,
@@ -625,12 +643,13 @@ async fn judge_batch(
     job: &mut Job,
     current: Conn,
     batch: &[Program],
-    joined: &Program,
     starts: &[usize],
     obs: exec::Observation,
     spare: &mut Spare,
 ) -> Option<Conn> {
     let worker = job.index;
+    // The joined program went to the connection; joined again, the same, when needed.
+    let joined = || Program::concat(batch).0;
     engine
         .stats
         .execs
@@ -639,7 +658,9 @@ async fn judge_batch(
         .stats
         .messages
         .fetch_add(obs.messages as u64, Ordering::Relaxed);
-    trace(engine, worker, joined, &obs);
+    if engine.trace {
+        trace(engine, worker, &joined(), &obs);
+    }
     let t = Instant::now();
     let firings = judge(&obs, &current.rss, &engine.config.memory);
     let feats = features(&obs);
@@ -701,7 +722,7 @@ async fn judge_batch(
             continue;
         }
         let observed = batch_observed.clone().unwrap_or_default();
-        record_finding(engine, joined, &firing, &observed).await;
+        record_finding(engine, &joined(), &firing, &observed).await;
     }
     job.corpus.mark_seen(&feats);
     engine.lock().corpus.mark_seen(&feats);
@@ -961,19 +982,22 @@ async fn report_finding(
 }
 
 /// The server's own ceiling through the same harness: pipelined pings, `depth` at a
-/// time, for `duration`.
+/// time, for `duration`; all `depth` in one write, or (`write_each`) one write each,
+/// as the fuzzer's deliveries mostly are.
 pub async fn ceiling(
     target: &Target,
     duration: Duration,
     depth: usize,
+    write_each: bool,
     timeout: Duration,
 ) -> Result<Ceiling, OpenError> {
+    let (own_before, servers_before) = exec::cpu_ms();
     let conn = target.open().await?;
     let session = conn.session.clone();
     let started = Instant::now();
     let mut messages = 0u64;
     let mut alloc = IdAllocator::default();
-    while started.elapsed() < duration {
+    'flood: while started.elapsed() < duration {
         let mut bytes = Vec::new();
         let mut pending = Vec::new();
         for _ in 0..depth.max(1) {
@@ -982,9 +1006,15 @@ pub async fn ceiling(
             let mut line = serde_json::to_vec(&crate::session::request_message(&id, "ping", None))
                 .unwrap_or_default();
             line.push(b'\n');
-            bytes.extend_from_slice(&line);
+            if write_each {
+                if session.send_raw(&line).await.is_err() {
+                    break 'flood;
+                }
+            } else {
+                bytes.extend_from_slice(&line);
+            }
         }
-        if session.send_raw(&bytes).await.is_err() {
+        if !write_each && session.send_raw(&bytes).await.is_err() {
             break;
         }
         let mut ok = true;
@@ -1000,12 +1030,12 @@ pub async fn ceiling(
     conn.kill();
     // Reaped, the server's CPU time counts among our children's.
     let _ = conn.server.wait_exit(Duration::from_secs(5)).await;
-    let (ours, server) = exec::cpu_ms();
+    let (own, servers) = exec::cpu_ms();
     Ok(Ceiling {
         messages,
         elapsed,
-        own_cpu_ms: ours,
-        server_cpu_ms: server,
+        own_cpu_ms: own - own_before,
+        server_cpu_ms: servers - servers_before,
     })
 }
 

@@ -167,18 +167,7 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                 Settled::Hang | Settled::KnownHang => {
                     // Members beyond jsonrpc/id/method/params are allowed, but a server
                     // that chokes on them drops every such request, whatever its method.
-                    let extra: Vec<&String> = r
-                        .info
-                        .message
-                        .as_object()
-                        .map(|o| {
-                            o.keys()
-                                .filter(|k| {
-                                    !["jsonrpc", "id", "method", "params"].contains(&k.as_str())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let extra = &r.info.extra_members;
                     let detail = if !extra.is_empty() {
                         "extra-member".to_string()
                     } else if r.info.oversize {
@@ -554,7 +543,7 @@ mod tests {
                 cancelled: false,
                 shape: "tools/call".into(),
                 markers: vec![],
-                message: json!({}),
+                extra_members: Vec::new(),
                 delivery: "whole",
             },
             key: "\"fz-000000001\"".into(),

@@ -440,12 +440,26 @@ pub struct RequestInfo {
     pub shape: String,
     /// Markers (token → payload) in its string arguments.
     pub markers: Vec<(String, String)>,
-    /// The message itself (after renumbering), to send again as a probe.
-    pub message: Value,
+    /// Top-level members beyond jsonrpc, id, method and params (allowed, yet some
+    /// servers choke on them).
+    pub extra_members: Vec<String>,
     /// How its bytes travelled: `split` (several writes), `shared-write` (in one
     /// write with another message) or `whole`; over HTTP also `truncated` (body cut
     /// short), `dropped-stream` (SSE answer dropped and resumed) or `second-session`.
     pub delivery: &'static str,
+}
+
+impl RequestInfo {
+    /// What a hang is known by: its shape, or for every request with extra top-level
+    /// members one key (a server that drops one such request drops them all, as the
+    /// hang oracle's signature says), so each costs one probe's timeout only.
+    pub fn hang_key(&self) -> &str {
+        if self.extra_members.is_empty() {
+            &self.shape
+        } else {
+            "extra-member"
+        }
+    }
 }
 
 /// Lines at least this long count as oversize (servers with a 64 KiB limit drop them).
@@ -464,6 +478,12 @@ pub struct Prepared {
 /// bytes) and work out which requests must be answered. Each step gets fresh ids of
 /// its own, so a step copied by a mutation never repeats an id.
 pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
+    prepare_owned(program.clone(), alloc)
+}
+
+/// [`prepare`] for a program the caller gives up: its steps are renumbered in place
+/// instead of copied (a batch's joined program is not needed after).
+pub fn prepare_owned(program: Program, alloc: &mut IdAllocator) -> Prepared {
     // Latest new id per old id key: what a later cancellation refers to.
     let mut latest: HashMap<String, Value> = HashMap::new();
     let mut steps = Vec::with_capacity(program.steps.len());
@@ -472,8 +492,7 @@ pub fn prepare(program: &Program, alloc: &mut IdAllocator) -> Prepared {
     let mut raw_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(program.steps.len());
     // Keys of the ids cancellations name (after renumbering).
     let mut cancelled: Vec<String> = Vec::new();
-    for step in &program.steps {
-        let mut step = step.clone();
+    for mut step in program.steps {
         let mut local: HashMap<String, Value> = HashMap::new();
         let mut raw = None;
         if let Some(v) = step.json.as_mut() {
@@ -751,14 +770,18 @@ fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Op
     let obj = v.as_object()?;
     // One pass over the members instead of a hashed look-up per member.
     let (mut method, mut id, mut jsonrpc, mut params, mut answer) = (None, None, None, None, false);
+    let mut extra_members = Vec::new();
     for (key, member) in obj {
         match key.as_str() {
             "method" => method = Some(member),
             "id" => id = Some(member),
             "jsonrpc" => jsonrpc = Some(member),
             "params" => params = Some(member),
-            "result" | "error" => answer = true,
-            _ => {}
+            "result" | "error" => {
+                answer = true;
+                extra_members.push(key.clone());
+            }
+            _ => extra_members.push(key.clone()),
         }
     }
     let method = method?.as_str()?.to_string();
@@ -781,7 +804,7 @@ fn request_info(step: usize, v: &Value, line_len: usize, clean_line: bool) -> Op
         markers,
         method,
         id,
-        message: v.clone(),
+        extra_members,
         delivery: "whole",
     })
 }
