@@ -15,6 +15,7 @@ restarts...). This is a benchmark, not a test: nothing here asserts a time.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,10 +52,13 @@ def testbed_everything():
     return None
 
 
+CPU_LINE = re.compile(r"\[profile\] cpu: mcpspec \d+ ms \(([\d.]+) µs/message\), "
+                      r"servers \d+ ms \(([\d.]+) µs/message\)")
+
+
 def run_json(argv, timeout, profile=False):
-    env = dict(os.environ)
-    if profile:
-        env["MCPSPEC_FUZZ_PROFILE"] = "1"
+    # The profile is always on: its last line gives CPU per message (ours, servers').
+    env = dict(os.environ, MCPSPEC_FUZZ_PROFILE="1")
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.run(argv[:2] + ["--format", "json", "--output", out.name] + argv[2:],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
@@ -62,17 +66,21 @@ def run_json(argv, timeout, profile=False):
         if proc.returncode not in (0, 1):
             raise RuntimeError(proc.stderr.decode(errors="replace").strip())
         report = json.load(open(out.name))
-        report["profile"] = [line for line in proc.stderr.decode(errors="replace").splitlines()
-                             if line.startswith("[profile]")]
+        lines = [line for line in proc.stderr.decode(errors="replace").splitlines()
+                 if line.startswith("[profile]")]
+        cpu = [CPU_LINE.match(line) for line in lines]
+        cpu = [m for m in cpu if m]
+        report["cpu_us"] = (float(cpu[-1][1]), float(cpu[-1][2])) if cpu else (0.0, 0.0)
+        report["profile"] = lines if profile else []
         return report
 
 
 def ceiling(mcpspec, cmd, secs, extra=()):
     out = subprocess.run([mcpspec, "fuzz", "--ceiling", "--time", f"{secs}s", *extra, "--", *cmd],
-                         capture_output=True, timeout=secs + 120)
+                         capture_output=True, timeout=2 * secs + 120)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode(errors="replace").strip())
-    return json.loads(out.stdout)["messages_per_sec"]
+    return json.loads(out.stdout)
 
 
 def throughput(mcpspec, cmd, secs, jobs, artifacts, extra=(), profile=False):
@@ -105,19 +113,33 @@ def main():
     else:
         print("(test bed not installed: server-everything skipped)")
 
+    cores = os.cpu_count() or 1
     artifacts = tempfile.mkdtemp(prefix="mcpspec-bench-")
-    print(f"{'server':<18} {'ceiling msg/s':>14} {'jobs':>4} {'fuzz msg/s':>11} {'% ceiling':>9} "
-          f"{'sessions/s':>10} {'restarts':>8} {'findings':>8}")
+    print(f"CPU per message in µs (ours / the server's); 'server bound': the most any fuzzer "
+          f"could reach on {cores} cores,\nif it cost nothing itself, with the server's own CPU "
+          f"per fuzz message, as % of the ceiling")
+    print(f"{'server':<18} {'ceiling msg/s':>14} {'cpu/ping':>11} {'jobs':>4} {'fuzz msg/s':>11} "
+          f"{'% ceiling':>9} {'cpu/message':>12} {'server bound':>12} {'sessions/s':>10} "
+          f"{'restarts':>8} {'findings':>8}")
     for name, cmd, extra in servers:
         top = ceiling(args.mcpspec, cmd, 5, extra)
+        flood = top["pipelined"]
+        rate = flood["messages_per_sec"]
+        ping_cpu = f"{flood['mcpspec_cpu_us_per_message']:.1f}/{flood['server_cpu_us_per_message']:.1f}"
         for jobs in (1, 2):
             r = throughput(args.mcpspec, cmd, args.time, jobs, artifacts, extra, args.profile)
             t, s = r["timings"], r["stats"]
-            print(f"{name:<18} {top:>14.0f} {jobs:>4} {t['messages_per_sec']:>11.0f} "
-                  f"{100 * t['messages_per_sec'] / top:>8.1f}% {t['execs_per_sec']:>10.1f} "
+            ours, theirs = r["cpu_us"]
+            bound = 100 * cores * 1e6 / theirs / rate if theirs > 0 else float("nan")
+            print(f"{name:<18} {rate:>14.0f} {ping_cpu:>11} {jobs:>4} {t['messages_per_sec']:>11.0f} "
+                  f"{100 * t['messages_per_sec'] / rate:>8.1f}% {f'{ours:.1f}/{theirs:.1f}':>12} "
+                  f"{min(bound, 100.0):>11.0f}% {t['execs_per_sec']:>10.1f} "
                   f"{s['restarts']:>8} {len(r['findings']):>8}")
             for line in r["profile"]:
                 print(f"    {line}")
+        each = top["one_write_per_message"]
+        print(f"{'':<18} one write per ping: {each['messages_per_sec']:.0f} msg/s, cpu/ping "
+              f"{each['mcpspec_cpu_us_per_message']:.1f}/{each['server_cpu_us_per_message']:.1f}")
 
     print()
     print(f"{'fixture fault':<30} {'oracle':<20} {'first finding':>14}")

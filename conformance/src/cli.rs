@@ -480,8 +480,8 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "ORACLE", hide = true)]
     pub stop_on: Vec<String>,
 
-    /// Measure the server's ceiling instead of fuzzing: pipelined pings for --time,
-    /// printed as JSON (for scripts/bench-fuzz.sh).
+    /// Measure the server's ceiling instead of fuzzing: pipelined pings for --time, 64
+    /// to a write and then one write each, printed as JSON (for scripts/bench-fuzz.py).
     #[arg(long, hide = true)]
     pub ceiling: bool,
 
@@ -686,23 +686,29 @@ async fn fuzz(args: FuzzArgs) -> i32 {
     let limits = Limits::new(args.timeout);
     if args.ceiling {
         let duration = args.time.unwrap_or(Duration::from_secs(10));
-        return match crate::fuzz::ceiling(&target, duration, 64, args.timeout).await {
-            Ok(c) => {
-                let per_message = |ms: f64| ms * 1e3 / c.messages.max(1) as f64;
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "messages": c.messages,
-                        "seconds": c.elapsed.as_secs_f64(),
-                        "messages_per_sec": c.messages as f64 / c.elapsed.as_secs_f64().max(1e-3),
-                        "server_cpu_us_per_message": per_message(c.server_cpu_ms),
-                        "mcpspec_cpu_us_per_message": per_message(c.own_cpu_ms),
-                    })
-                );
-                0
-            }
-            Err(e) => fail_usage(&e.to_string()),
-        };
+        // Pipelined 64 to a write, then the same flood one write per ping: the
+        // second shows what a write (a read and a wake-up in the server) costs alone.
+        let mut out = serde_json::Map::new();
+        for (key, write_each) in [("pipelined", false), ("one_write_per_message", true)] {
+            let c =
+                match crate::fuzz::ceiling(&target, duration, 64, write_each, args.timeout).await {
+                    Ok(c) => c,
+                    Err(e) => return fail_usage(&e.to_string()),
+                };
+            let per_message = |ms: f64| ms * 1e3 / c.messages.max(1) as f64;
+            out.insert(
+                key.into(),
+                serde_json::json!({
+                    "messages": c.messages,
+                    "seconds": c.elapsed.as_secs_f64(),
+                    "messages_per_sec": c.messages as f64 / c.elapsed.as_secs_f64().max(1e-3),
+                    "server_cpu_us_per_message": per_message(c.server_cpu_ms),
+                    "mcpspec_cpu_us_per_message": per_message(c.own_cpu_ms),
+                }),
+            );
+        }
+        println!("{}", serde_json::Value::Object(out));
+        return 0;
     }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
