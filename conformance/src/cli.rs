@@ -392,6 +392,8 @@ Exit codes: 0 the finding did not fire, 1 it fired (in any try), 2 usage or harn
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
     /// Fuzz for this long (e.g. 60s, 2m, 500ms). Default 60s unless --runs is given.
+    /// No input starts later; those running then finish, and a finding they make is
+    /// still confirmed once, so a run can end up to about two --timeout later.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub time: Option<Duration>,
 

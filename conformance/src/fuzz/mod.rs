@@ -138,15 +138,20 @@ impl Engine {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The run's `--time` has passed (or `--stop-on` ended it).
+    fn time_up(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self
+                .config
+                .budget
+                .time
+                .is_some_and(|t| self.started.elapsed() >= t)
+    }
+
     /// Claim one input from a job's share of the budget.
     fn claim(&self, job: &mut Job) -> bool {
-        if self.stop.load(Ordering::Relaxed) {
+        if self.time_up() {
             return false;
-        }
-        if let Some(t) = self.config.budget.time {
-            if self.started.elapsed() >= t {
-                return false;
-            }
         }
         if let Some(left) = job.runs_left.as_mut() {
             if *left == 0 {
