@@ -322,14 +322,46 @@ struct Shared {
     /// again for a reused id from the one an earlier POST carried.
     pending: Mutex<HashMap<String, (u64, Waiter)>>,
     next_registration: std::sync::atomic::AtomicU64,
-    /// id key → method of every request this session sent, for attribution.
-    methods: Mutex<HashMap<String, String>>,
+    /// id key → method of the requests this session sent, for attribution.
+    methods: Mutex<MethodBook>,
     events: Mutex<EventLog>,
     arrived: Notify,
     next_id: AtomicI64,
     client: Mutex<ClientBehaviour>,
     traffic: TrafficLog,
     session_no: u32,
+}
+
+/// Methods of the requests a session sent, by id key: the latest
+/// [`METHODS_REMEMBERED`] only, so that a session fuzzed for hours stays bounded (an
+/// answer to an older request is then attributed to no method).
+#[derive(Default)]
+struct MethodBook {
+    by_key: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+const METHODS_REMEMBERED: usize = 200_000;
+
+impl MethodBook {
+    fn insert(&mut self, key: String, method: &str) {
+        if self
+            .by_key
+            .insert(key.clone(), method.to_string())
+            .is_none()
+        {
+            self.order.push_back(key);
+            if self.order.len() > METHODS_REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_key.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&String> {
+        self.by_key.get(key)
+    }
 }
 
 impl Shared {
@@ -340,7 +372,7 @@ impl Shared {
             session_no: traffic.next_session_no(),
             pending: Mutex::new(HashMap::new()),
             next_registration: std::sync::atomic::AtomicU64::new(1),
-            methods: Mutex::new(HashMap::new()),
+            methods: Mutex::new(MethodBook::default()),
             events: Mutex::new(EventLog::default()),
             arrived: Notify::new(),
             next_id: AtomicI64::new(1),
@@ -652,7 +684,7 @@ impl Session {
             .next_registration
             .fetch_add(1, Ordering::Relaxed);
         lock(&self.shared.pending).insert(key.clone(), (registration, tx));
-        lock(&self.shared.methods).insert(key, method.to_string());
+        lock(&self.shared.methods).insert(key, method);
         PendingResponse {
             rx,
             control: self.shared.control.clone(),
@@ -1565,6 +1597,20 @@ async fn read_raw_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_method_book_forgets_the_oldest_requests_past_its_bound() {
+        let mut book = MethodBook::default();
+        for i in 0..=METHODS_REMEMBERED {
+            book.insert(i.to_string(), if i == 0 { "first" } else { "ping" });
+        }
+        // The same id sent again takes no second place.
+        book.insert(METHODS_REMEMBERED.to_string(), "ping");
+        assert_eq!(book.get("0"), None);
+        assert_eq!(book.get("1").map(String::as_str), Some("ping"));
+        assert_eq!(book.by_key.len(), METHODS_REMEMBERED);
+        assert_eq!(book.order.len(), METHODS_REMEMBERED);
+    }
 
     #[test]
     fn http_targets_parse() {

@@ -13,8 +13,8 @@
 
 use super::{
     fail_waiters, handle_inbound, lock, mark_closed, several_messages, transport_problem,
-    AbortOnDrop, ClientBehaviour, EventLog, HttpTarget, Link, PostInfo, RequestError, Session,
-    Shared, DEFAULT_REQUEST_TIMEOUT,
+    AbortOnDrop, ClientBehaviour, EventLog, HttpTarget, Link, MethodBook, PostInfo, RequestError,
+    Session, Shared, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::traffic::{Inbound, TrafficLog};
 use mcpspec_harness::http::legacy_sse::{origin_of, resolve_reference, EventStream};
@@ -114,7 +114,7 @@ impl Session {
             })),
             pending: Mutex::new(HashMap::new()),
             next_registration: AtomicU64::new(1),
-            methods: Mutex::new(HashMap::new()),
+            methods: Mutex::new(MethodBook::default()),
             events: Mutex::new(EventLog::default()),
             arrived: Notify::new(),
             next_id: AtomicI64::new(1),
