@@ -343,6 +343,9 @@ struct MethodBook {
 
 const METHODS_REMEMBERED: usize = 200_000;
 
+/// Pending answers at which (and at every doubling after) abandoned waiters are swept.
+const PENDING_SWEEP_AT: usize = 4096;
+
 impl MethodBook {
     fn insert(&mut self, key: String, method: &str) {
         if self
@@ -683,7 +686,15 @@ impl Session {
             .shared
             .next_registration
             .fetch_add(1, Ordering::Relaxed);
-        lock(&self.shared.pending).insert(key.clone(), (registration, tx));
+        {
+            let mut pending = lock(&self.shared.pending);
+            // Requests never answered, whose waiters gave up, would pile up for as
+            // long as the session lives: drop them now and then.
+            if pending.len() >= PENDING_SWEEP_AT && pending.len().is_power_of_two() {
+                pending.retain(|_, (_, waiter)| !waiter.is_closed());
+            }
+            pending.insert(key.clone(), (registration, tx));
+        }
         lock(&self.shared.methods).insert(key, method);
         PendingResponse {
             rx,

@@ -166,14 +166,13 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                 }
                 Settled::Hang | Settled::KnownHang => {
                     // Members beyond jsonrpc/id/method/params are allowed, but a server
-                    // that chokes on them drops every such request, whatever its method.
+                    // that chokes on them drops every such request, whatever its method;
+                    // so does one with a line limit every long line.
                     let extra = &r.info.extra_members;
-                    let detail = if !extra.is_empty() {
-                        "extra-member".to_string()
-                    } else if r.info.oversize {
-                        format!("{} oversize", r.info.method)
+                    let detail = if extra.is_empty() && !r.info.oversize {
+                        r.info.method.as_str()
                     } else {
-                        r.info.method.clone()
+                        r.info.hang_key()
                     };
                     let size = if !extra.is_empty() {
                         format!(" (with the extra top-level member {:?})", extra[0])
@@ -184,7 +183,7 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                     };
                     out.push(Firing::new(
                         "hang",
-                        &detail,
+                        detail,
                         format!(
                             "request {} (id {id}){size} was never answered although the server kept answering pings",
                             r.info.method
@@ -591,6 +590,28 @@ mod tests {
             signal: Some(11),
         });
         assert_eq!(oracles(&closed), vec!["crash"]);
+    }
+
+    #[test]
+    fn hangs_of_long_lines_and_extra_members_are_one_finding_whatever_the_method() {
+        let signature = |method: &str, oversize: bool, extra: &[&str]| {
+            let mut r = request(Settled::Hang);
+            r.info.method = method.into();
+            r.info.shape = method.into();
+            r.info.oversize = oversize;
+            r.info.extra_members = extra.iter().map(|m| m.to_string()).collect();
+            let mut o = obs();
+            o.ping = Ping::Answered(Duration::from_millis(1));
+            o.requests.push(r);
+            let fired = judge(&o, &RssHistory::default(), &MemoryLimits::default());
+            assert_eq!(fired.len(), 1, "{fired:?}");
+            fired[0].signature.clone()
+        };
+        assert_eq!(signature("ping", true, &[]), "hang oversize");
+        assert_eq!(signature("tools/call", true, &[]), "hang oversize");
+        assert_eq!(signature("ping", false, &["x"]), "hang extra-member");
+        assert_eq!(signature("tools/call", true, &["x"]), "hang extra-member");
+        assert_eq!(signature("tools/call", false, &[]), "hang tools/call");
     }
 
     #[test]

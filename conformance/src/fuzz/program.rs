@@ -450,14 +450,17 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    /// What a hang is known by: its shape, or for every request with extra top-level
-    /// members one key (a server that drops one such request drops them all, as the
-    /// hang oracle's signature says), so each costs one probe's timeout only.
+    /// What a hang is known by: its shape, or one key for every request with extra
+    /// top-level members and one for every oversize line (a server that drops one
+    /// such request drops them all, as the hang oracle's signature says), so each
+    /// costs one probe's timeout only.
     pub fn hang_key(&self) -> &str {
-        if self.extra_members.is_empty() {
-            &self.shape
-        } else {
+        if !self.extra_members.is_empty() {
             "extra-member"
+        } else if self.oversize {
+            "oversize"
+        } else {
+            &self.shape
         }
     }
 }
