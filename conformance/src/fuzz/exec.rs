@@ -244,8 +244,10 @@ impl IdBook {
 /// Resident memory of one process group over the inputs run.
 #[derive(Debug, Default)]
 pub struct RssHistory {
-    /// kB after each input, newest last (bounded).
+    /// kB after each run (an input, or a batch of them), newest last (bounded).
     pub samples: VecDeque<u64>,
+    /// Inputs in each run, beside `samples` (a sample without one counts one input).
+    pub inputs: VecDeque<u64>,
     members: Vec<u32>,
     members_at: Option<Instant>,
 }
@@ -253,7 +255,7 @@ pub struct RssHistory {
 pub const RSS_HISTORY: usize = 4096;
 
 impl RssHistory {
-    fn sample(&mut self, pgid: u32) -> Option<u64> {
+    fn sample(&mut self, pgid: u32, inputs: u64) -> Option<u64> {
         let stale = self
             .members_at
             .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
@@ -268,8 +270,10 @@ impl RssHistory {
             }
         }
         self.samples.push_back(total);
+        self.inputs.push_back(inputs);
         if self.samples.len() > RSS_HISTORY {
             self.samples.pop_front();
+            self.inputs.pop_front();
         }
         Some(total)
     }
@@ -930,7 +934,7 @@ impl Conn {
         drop(http_run);
         let stderr = self.new_stderr();
         let rss_kb = if exit.is_none() {
-            self.rss.sample(self.pid())
+            self.rss.sample(self.pid(), starts.len() as u64)
         } else {
             None
         };

@@ -426,21 +426,30 @@ fn frame_error_kind(error: &FrameError) -> &'static str {
     }
 }
 
-/// Growth over the last `window` samples when it is steady: every quarter of the
-/// window averages higher than the one before.
+/// Growth over the samples that cover the last `window` inputs (at least four
+/// samples) when it is steady: every quarter of them averages higher than the one
+/// before. Counted in inputs, not samples: a sample follows a batch of up to 16
+/// inputs, and a server process seldom lives for hundreds of batches.
 pub fn steady_growth(rss: &RssHistory, window: usize) -> Option<u64> {
-    let window = window.max(4);
     let n = rss.samples.len();
-    if n < window {
+    let window = window as u64;
+    let (mut covered, mut k) = (0u64, 0usize);
+    while k < n && (covered < window || k < 4) {
+        covered += rss.inputs.get(n - 1 - k).copied().unwrap_or(1);
+        k += 1;
+    }
+    if covered < window || k < 4 {
         return None;
     }
-    let recent: Vec<u64> = rss.samples.iter().skip(n - window).copied().collect();
-    let q = window / 4;
+    let recent: Vec<u64> = rss.samples.iter().skip(n - k).copied().collect();
     let means: Vec<u64> = (0..4)
-        .map(|i| recent[i * q..(i + 1) * q].iter().sum::<u64>() / q as u64)
+        .map(|i| {
+            let quarter = &recent[i * k / 4..(i + 1) * k / 4];
+            quarter.iter().sum::<u64>() / quarter.len().max(1) as u64
+        })
         .collect();
     let steady = means.windows(2).all(|w| w[1] > w[0]);
-    let growth = recent[window - 1].saturating_sub(recent[0]);
+    let growth = recent[k - 1].saturating_sub(recent[0]);
     steady.then_some(growth)
 }
 
@@ -765,5 +774,20 @@ mod tests {
             flat.samples.push_back(v);
         }
         assert_eq!(steady_growth(&flat, 8), None);
+        // Batches of 16 inputs: 64 inputs are the last four samples.
+        let mut batches = RssHistory::default();
+        for i in 0..6u64 {
+            batches
+                .samples
+                .push_back(if i < 2 { 500_000 } else { 10_000 + i * 20_000 });
+            batches.inputs.push_back(16);
+        }
+        assert_eq!(steady_growth(&batches, 64), Some(60_000));
+        assert_eq!(
+            steady_growth(&batches, 96),
+            None,
+            "the jump is in the window"
+        );
+        assert_eq!(steady_growth(&batches, 200), None, "too few inputs yet");
     }
 }

@@ -39,10 +39,9 @@ fn limits() -> Limits {
     Limits::new(Duration::from_secs(2))
 }
 
-/// Tighter than the CLI defaults so a leak of 256 KiB per request shows in a short run.
-/// The window counts runs of one process, and a run is mostly a batch of up to 16
-/// inputs: 600 inputs make about 40 batches (fewer when inputs that close stdin end
-/// the process), plus the inputs re-run alone.
+/// Tighter than the CLI defaults so a leak of 256 KiB per request shows in a short run
+/// (the window counts inputs; it takes at least four runs of one process, and a run is
+/// mostly a batch of up to 16 inputs).
 fn memory() -> MemoryLimits {
     MemoryLimits {
         max_rss_kb: 1024 * 1024,
