@@ -583,7 +583,9 @@ async fn work_loop(
         lane = (lane + 1) % lanes.len();
         // Every lane busy: judge the oldest batch, which frees the next lane in turn.
         if inflight.len() == lanes.len() {
-            settle(&engine, &mut job, &mut lanes, inflight.pop_front(), spare).await?;
+            if let Some(oldest) = inflight.pop_front() {
+                settle(&engine, &mut job, &mut lanes, oldest, spare).await?;
+            }
         }
     }
     // One connection goes back to the caller to be killed; the others end here.
@@ -606,24 +608,21 @@ async fn settle_all(
     spare: &mut Spare,
 ) -> Option<()> {
     while let Some(flight) = inflight.pop_front() {
-        settle(engine, job, lanes, Some(flight), spare).await?;
+        settle(engine, job, lanes, flight, spare).await?;
     }
     Some(())
 }
 
-/// Wait for a batch in flight (if any) and judge it: its connection goes back to its
-/// lane. `None` when the batch's task died or its inputs needed a process that would
-/// not start.
+/// Wait for a batch in flight and judge it: its connection goes back to its lane.
+/// `None` when the batch's task died or its inputs needed a process that would not
+/// start.
 async fn settle(
     engine: &Arc<Engine>,
     job: &mut Job,
     lanes: &mut [Option<Conn>],
-    inflight: Option<InFlight>,
+    flight: InFlight,
     spare: &mut Spare,
 ) -> Option<()> {
-    let Some(flight) = inflight else {
-        return Some(());
-    };
     let (current, obs) = flight.task.await.ok()?;
     profile::add("engine.batch", flight.started);
     let after = judge_batch(

@@ -169,11 +169,7 @@ pub fn judge(obs: &Observation, rss: &RssHistory, memory: &MemoryLimits) -> Vec<
                     // that chokes on them drops every such request, whatever its method;
                     // so does one with a line limit every long line.
                     let extra = &r.info.extra_members;
-                    let detail = if extra.is_empty() && !r.info.oversize {
-                        r.info.method.as_str()
-                    } else {
-                        r.info.hang_key()
-                    };
+                    let detail = r.info.hang_cause().unwrap_or(&r.info.method);
                     let size = if !extra.is_empty() {
                         format!(" (with the extra top-level member {:?})", extra[0])
                     } else if r.info.oversize {

@@ -285,13 +285,8 @@ fn json_len(v: &Value) -> usize {
     }
 }
 
-fn decimal_len(mut n: u64) -> usize {
-    let mut len = 1;
-    while n >= 10 {
-        n /= 10;
-        len += 1;
-    }
-    len
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |digits| digits as usize + 1)
 }
 
 /// A string written as JSON: quotes, and the escapes serde_json writes (`\"`, `\\`,
@@ -450,18 +445,23 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    /// What a hang is known by: its shape, or one key for every request with extra
-    /// top-level members and one for every oversize line (a server that drops one
-    /// such request drops them all, as the hang oracle's signature says), so each
-    /// costs one probe's timeout only.
-    pub fn hang_key(&self) -> &str {
+    /// Why a hang of this request would not be its method's or shape's own: extra
+    /// top-level members, or an oversize line. A server that drops one such request
+    /// drops them all, whatever the method.
+    pub fn hang_cause(&self) -> Option<&'static str> {
         if !self.extra_members.is_empty() {
-            "extra-member"
+            Some("extra-member")
         } else if self.oversize {
-            "oversize"
+            Some("oversize")
         } else {
-            &self.shape
+            None
         }
+    }
+
+    /// What a hang is known by, so that each costs one probe's timeout only: its
+    /// cause, else its shape.
+    pub fn hang_key(&self) -> &str {
+        self.hang_cause().unwrap_or(&self.shape)
     }
 }
 
